@@ -1,0 +1,51 @@
+# Constat: the two set-up commands (shared/contract.md). Everything else is in the README.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint bench ocr-engine serve migrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# OCR engine: installed through apt when running as root; otherwise one line says how.
+ocr-engine:
+	@if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx fra; then \
+		true; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installation de Tesseract (OCR français)…"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-fra >/dev/null) \
+		|| echo "Tesseract n'a pas pu être installé : l'application fonctionne sans OCR."; \
+	else \
+		echo "OCR indisponible : installez-le avec « sudo apt-get install tesseract-ocr tesseract-ocr-fra » ; l'application fonctionne sans."; \
+	fi
+
+migrate: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+
+run: $(VENV)/.runtime ocr-engine migrate
+	$(BIN)/flask demo seed
+	@echo "Constat : http://127.0.0.1:$(PORT)"
+	$(BIN)/gunicorn --workers 2 --threads 4 --timeout 120 --bind 127.0.0.1:$(PORT) --access-logfile - \
+		--access-logformat '%(t)s "%(m)s %(U)s" %(s)s %(L)ss' wsgi:app
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check app tests bench
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check app tests bench
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/run.py

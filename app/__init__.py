@@ -1,0 +1,77 @@
+"""Constat: the application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import Config
+from app.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error handlers, CLI."""
+    app = Flask(__name__)
+    config = config or Config()
+    config.finalise()
+    app.config.from_object(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Several threads (OCR worker, requests) share the file; wait rather than fail.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+
+    _configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from app import models  # noqa: F401  (register every model with SQLAlchemy)
+    from app.auth import views as auth_views
+    from app.cases import views as case_views
+    from app.core import security, views as core_views
+    from app.evidence import views as evidence_views
+    from app.exports import views as export_views
+    from app.search import views as search_views
+    from app.audit import views as audit_views
+
+    for blueprint in (core_views.bp, auth_views.bp, case_views.bp, evidence_views.bp,
+                      search_views.bp, export_views.bp, audit_views.bp):
+        app.register_blueprint(blueprint)
+    security.init_app(app)
+    core_views.register_error_handlers(app)
+    core_views.register_template_helpers(app)
+
+    from app.cli import register_cli
+    register_cli(app)
+
+    from app.core import workers
+    workers.init_app(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _configure_logging(app: Flask) -> None:
+    # Never log request bodies or query strings: they carry personal data.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app.logger.setLevel(logging.INFO)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """Foreign keys on, WAL and a busy timeout for every SQLite connection."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

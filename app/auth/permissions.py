@@ -1,0 +1,30 @@
+"""The role matrix (README "Rôles"): one function per capability, used by views and tests."""
+
+from __future__ import annotations
+
+from app.auth.models import Role
+
+# capability -> roles allowed. Keep in step with the README's table.
+MATRIX: dict[str, frozenset[Role]] = {
+    "cases.view": frozenset(Role),
+    "cases.edit": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
+    "identity.view": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
+    "exhibits.add": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
+    "exhibits.download": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
+    "exhibits.manage": frozenset({Role.LAWYER, Role.ADMIN}),
+    "exports.brief": frozenset({Role.LAWYER, Role.ADMIN}),
+    "exports.anonymised": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),
+    "exports.identified": frozenset({Role.ADMIN}),
+    "dashboard.view": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),
+    "exports.history": frozenset({Role.COORDINATOR, Role.ADMIN}),
+    "audit.view": frozenset({Role.ADMIN}),
+    "accounts.manage": frozenset({Role.ADMIN}),
+    "taxonomy.manage": frozenset({Role.ADMIN}),
+}
+
+
+def can(user, capability: str) -> bool:
+    """True if the user's role grants the capability. Unknown capabilities are refused."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return Role(user.role) in MATRIX.get(capability, frozenset())

@@ -1,0 +1,407 @@
+"""What the case register does: create and update cases, add events, compute dates, list.
+
+Services take plain data and an explicit actor, flush, and leave the commit to the caller
+(the request or the CLI command), so one transaction covers a whole change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
+
+from flask import abort
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.audit import services as audit
+from app.cases import deadlines
+from app.cases.models import Case, CaseCode, Event, Person
+from app.cases.taxonomy import Taxonomy
+from app.core import departements
+from app.core.clock import today as clock_today
+from app.extensions import db
+from app.search.models import IndexOutbox
+
+NUMERO_ETRANGER = re.compile(r"^\d{9,10}$")
+FUTURE_ALLOWED_EVENTS = frozenset({"CONVOC", "AUDIENCE"})
+EARLIEST = date(1900, 1, 1)
+TEXT_LIMITS = {"narrative": 50_000, "description": 10_000}
+SHORT_LIMIT = 200
+
+PERSON_FIELDS = ("last_name", "first_name", "birth_date", "nationality", "numero_etranger", "phone",
+                 "email", "address", "language", "consent_date", "consent_collected_by",
+                 "consent_followup", "consent_litigation", "consent_statistics")
+CASE_FIELDS = ("prefecture", "demarche", "titre_demande", "titre_actuel", "titre_expiry",
+               "anef_number", "status", "first_attempt", "narrative", "volunteer_id", "lawyer_id")
+
+
+class CaseValidationError(ValueError):
+    """Field-level French errors: {field name: message}."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k} : {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class CaseInput:
+    """Everything a form or an import row may set on a case and its person."""
+
+    prefecture: str = ""
+    demarche: str = ""
+    status: str = "OUVERT"
+    blocages: list[str] = field(default_factory=list)  # first is primary
+    consequences: list[str] = field(default_factory=list)
+    titre_demande: str = ""
+    titre_actuel: str = ""
+    titre_expiry: date | None = None
+    anef_number: str = ""
+    first_attempt: date | None = None
+    narrative: str = ""
+    volunteer_id: int | None = None
+    lawyer_id: int | None = None
+    reference: str = ""
+    # person
+    last_name: str = ""
+    first_name: str = ""
+    birth_date: date | None = None
+    nationality: str = ""
+    numero_etranger: str = ""
+    phone: str = ""
+    email: str = ""
+    address: str = ""
+    language: str = ""
+    consent_date: date | None = None
+    consent_collected_by: str = ""
+    consent_followup: bool = False
+    consent_litigation: bool = False
+    consent_statistics: bool = False
+
+    def has_person(self) -> bool:
+        return any(getattr(self, f) for f in PERSON_FIELDS)
+
+
+def clean_text(value: str | None) -> str:
+    """Strip control characters that XML (Word, Excel) cannot hold; keep newlines and tabs."""
+    if not value:
+        return ""
+    return "".join(c for c in str(value) if c in "\n\t" or (ord(c) >= 32 and ord(c) != 127)).strip()
+
+
+def validate_input(data: CaseInput, taxonomy: Taxonomy, today: date) -> dict[str, str]:
+    """Domain checks shared by the web form and the importer. Returns {field: French message}."""
+    errors: dict[str, str] = {}
+    if not departements.resolve(data.prefecture):
+        errors["prefecture"] = "Préfecture inconnue : indiquez un code de département (69, 2A, 974) ou son nom."
+    if not data.demarche:
+        errors["demarche"] = "La démarche est obligatoire."
+    elif data.demarche not in taxonomy.labels("demarche"):
+        errors["demarche"] = f"Démarche inconnue : « {data.demarche[:40]} »."
+    if not data.status:
+        errors["status"] = "Le statut est obligatoire."
+    elif data.status not in taxonomy.labels("statut"):
+        errors["status"] = f"Statut inconnu : « {data.status[:40]} »."
+    if not data.blocages:
+        errors["blocages"] = "Indiquez au moins un blocage."
+    else:
+        unknown = [c for c in data.blocages if c not in taxonomy.labels("blocage")]
+        if unknown:
+            errors["blocages"] = f"Blocage inconnu : « {unknown[0][:40]} »."
+    unknown = [c for c in data.consequences if c not in taxonomy.labels("consequence")]
+    if unknown:
+        errors["consequences"] = f"Conséquence inconnue : « {unknown[0][:40]} »."
+    if data.numero_etranger and not NUMERO_ETRANGER.match(data.numero_etranger):
+        errors["numero_etranger"] = "Le numéro étranger compte 10 chiffres (9 pour certains anciens numéros)."
+    for name in ("birth_date", "first_attempt", "consent_date"):
+        value = getattr(data, name)
+        if value is not None and value > today:
+            errors[name] = "Cette date ne peut pas être dans le futur."
+        elif value is not None and value < EARLIEST:
+            errors[name] = "Date invalide."
+    if data.birth_date and data.birth_date > today - timedelta(days=1):
+        errors.setdefault("birth_date", "Date de naissance invalide.")
+    if data.titre_expiry and not (EARLIEST < data.titre_expiry < date(2100, 1, 1)):
+        errors["titre_expiry"] = "Date d'expiration invalide."
+    if data.email and ("@" not in data.email or len(data.email) > 254 or " " in data.email):
+        errors["email"] = "Adresse électronique invalide."
+    for f in fields(CaseInput):
+        value = getattr(data, f.name)
+        if isinstance(value, str):
+            limit = TEXT_LIMITS.get(f.name, SHORT_LIMIT if f.name != "address" else 1000)
+            if len(value) > limit:
+                errors[f.name] = f"Ce champ est limité à {limit} caractères ({len(value)} saisis)."
+    return errors
+
+
+def _apply(case: Case, data: CaseInput) -> list[str]:
+    """Copy input onto the case and its person; return the names of changed fields."""
+    changed = []
+    data.prefecture = departements.resolve(data.prefecture) or data.prefecture
+    for name in CASE_FIELDS:
+        value = getattr(data, name)
+        value = clean_text(value) if isinstance(value, str) else value
+        if getattr(case, name) != value:
+            setattr(case, name, value)
+            changed.append(name)
+    if data.has_person() or case.person is not None:
+        if case.person is None:
+            case.person = Person(org_id=case.org_id)
+        for name in PERSON_FIELDS:
+            value = getattr(data, name)
+            value = clean_text(value) if isinstance(value, str) else value
+            if getattr(case.person, name) != value:
+                setattr(case.person, name, value)
+                changed.append(f"person.{name}")
+    for kind, codes in (("blocage", data.blocages), ("consequence", data.consequences)):
+        ordered = list(dict.fromkeys(codes))
+        if case.codes_of(kind) != ordered:
+            case.codes[:] = [c for c in case.codes if c.kind != kind] + [
+                CaseCode(kind=kind, code=code, position=i) for i, code in enumerate(ordered)]
+            changed.append(kind)
+    return changed
+
+
+def next_reference(org, year: int) -> str:
+    """Next free reference of the association for the year, e.g. LYO-2025-0042."""
+    prefix = f"{org.ref_prefix}-{year}-"
+    last = db.session.scalar(
+        select(func.max(Case.reference)).where(Case.org_id == org.id, Case.reference.like(prefix + "%"),
+                                               func.length(Case.reference) == len(prefix) + 4)
+    )
+    number = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return f"{prefix}{number:04d}"
+
+
+def create_case(org, data: CaseInput, actor, *, today: date | None = None,
+                taxonomy: Taxonomy | None = None, opened_on: date | None = None) -> Case:
+    """Validate and create a case (and its person). Raises CaseValidationError."""
+    today = today or clock_today()
+    taxonomy = taxonomy or Taxonomy(org.id)
+    errors = validate_input(data, taxonomy, today)
+    if data.reference:
+        ref = clean_text(data.reference)
+        if len(ref) > 32:
+            errors["reference"] = "La référence est limitée à 32 caractères."
+        elif db.session.scalar(select(Case.id).where(Case.org_id == org.id, Case.reference == ref)):
+            errors["reference"] = f"La référence « {ref} » existe déjà dans l'association."
+    if errors:
+        raise CaseValidationError(errors)
+    opened = opened_on or today
+    case = Case(org_id=org.id, reference=clean_text(data.reference) or next_reference(org, opened.year),
+                opened_on=opened)
+    _apply(case, data)
+    db.session.add(case)
+    db.session.flush()
+    refresh_urgency(case, today)
+    enqueue_index(case.id)
+    audit.record("case.create", actor=actor, obj=case, org_id=org.id)
+    return case
+
+
+def update_case(case: Case, data: CaseInput, actor, *, expected_version: int | None = None,
+                today: date | None = None) -> list[str]:
+    """Validate and apply changes. Raises CaseValidationError, or StaleCaseError when
+    someone else saved the case since the form was opened."""
+    today = today or clock_today()
+    if expected_version is not None and expected_version != case.version:
+        raise StaleCaseError()
+    errors = validate_input(data, Taxonomy(case.org_id), today)
+    if errors:
+        raise CaseValidationError(errors)
+    changed = _apply(case, data)
+    if changed:
+        db.session.flush()
+        refresh_urgency(case, today)
+        enqueue_index(case.id)
+        audit.record("case.update", actor=actor, obj=case, fields=sorted(changed))
+    return changed
+
+
+class StaleCaseError(Exception):
+    """The case changed since the form was loaded."""
+
+
+@dataclass
+class EventInput:
+    date: date | None
+    type: str
+    description: str = ""
+    reference: str = ""
+
+
+def add_event(case: Case, data: EventInput, actor, *, today: date | None = None) -> Event:
+    """Append a dated event to the timeline. Raises CaseValidationError."""
+    today = today or clock_today()
+    taxonomy = Taxonomy(case.org_id)
+    errors = {}
+    if data.date is None:
+        errors["date"] = "La date de l'événement est obligatoire."
+    elif data.date > today and data.type not in FUTURE_ALLOWED_EVENTS:
+        errors["date"] = "Cet événement ne peut pas être daté dans le futur."
+    elif data.date < date(1990, 1, 1) or data.date > today + timedelta(days=3 * 365):
+        errors["date"] = "Date invalide."
+    if data.type not in taxonomy.labels("evenement"):
+        errors["type"] = "Type d'événement inconnu."
+    if len(data.description or "") > TEXT_LIMITS["description"]:
+        errors["description"] = f"La description est limitée à {TEXT_LIMITS['description']} caractères."
+    if len(data.reference or "") > 120:
+        errors["reference"] = "La référence est limitée à 120 caractères."
+    if errors:
+        raise CaseValidationError(errors)
+    event = Event(case_id=case.id, date=data.date, type=data.type,
+                  description=clean_text(data.description), reference=clean_text(data.reference),
+                  created_by_id=actor.id if actor is not None else None)
+    db.session.add(event)
+    case.events.append(event)
+    db.session.flush()
+    refresh_urgency(case, today)
+    enqueue_index(case.id)
+    audit.record("event.add", actor=actor, obj=event, org_id=case.org_id, case_id=case.id, type=data.type)
+    return event
+
+
+def enqueue_index(case_id: int, action: str = "update") -> None:
+    """Ask the search index to follow this case once the transaction commits."""
+    db.session.add(IndexOutbox(case_id=case_id, action=action))
+
+
+# --- computed dates ---------------------------------------------------------------------
+
+def facts_of(case: Case) -> deadlines.CaseFacts:
+    return deadlines.CaseFacts(
+        status=case.status, titre_expiry=case.titre_expiry,
+        events=tuple(deadlines.TimelineFact(e.date, e.type) for e in case.events),
+    )
+
+
+def rules() -> deadlines.Rules:
+    from flask import current_app
+
+    return deadlines.Rules.from_config(current_app.config)
+
+
+def refresh_urgency(case: Case, today: date) -> None:
+    """Store the urgency without bumping the case's version (it is derived, not edited)."""
+    level = deadlines.urgency(facts_of(case), today, rules()).level
+    db.session.execute(update(Case).where(Case.id == case.id)
+                       .values(urgency=level, urgency_on=today, updated_at=Case.updated_at)
+                       .execution_options(synchronize_session=False))
+    # Keep the loaded object in step without marking it dirty.
+    db.session.expire(case, ["urgency", "urgency_on"])
+
+
+def refresh_stale_urgencies(org_id: int, today: date | None = None, batch: int = 500) -> int:
+    """Recompute urgency of the association's cases not computed today (it moves with time)."""
+    today = today or clock_today()
+    rule_set, done = rules(), 0
+    while True:
+        cases = db.session.scalars(
+            select(Case).where(Case.org_id == org_id,
+                               (Case.urgency_on.is_(None)) | (Case.urgency_on != today))
+            .options(selectinload(Case.events)).limit(batch)
+        ).all()
+        if not cases:
+            return done
+        db.session.execute(update(Case).execution_options(synchronize_session=False), [
+            {"id": c.id, "urgency": deadlines.urgency(facts_of(c), today, rule_set).level,
+             "urgency_on": today, "updated_at": c.updated_at} for c in cases])
+        done += len(cases)
+
+
+@dataclass
+class CaseDates:
+    """The computed dates of one case, with a French sentence for each."""
+
+    urgency: deadlines.Urgency
+    days_without_rights: int | None
+    rights_gaps: list[tuple[date, date]]
+    implicit_rejection: deadlines.ImplicitRejection | None
+    renewal_window: tuple[date, date] | None
+    sentences: list[str]
+
+
+def compute_dates(case: Case, today: date | None = None) -> CaseDates:
+    from app.core.formats import date_long, duration_fr
+
+    today = today or clock_today()
+    rule_set, facts = rules(), facts_of(case)
+    gaps = deadlines.rights_gaps(facts, today, rule_set)
+    days = deadlines.days_without_rights(facts, today, rule_set)
+    rejection = deadlines.implicit_rejection(facts, rule_set)
+    window = deadlines.renewal_window(deadlines.titre_expiry_of(facts), rule_set)
+    sentences = []
+    if days is None:
+        sentences.append("Jours sans droits : inconnus tant que la date d'expiration du titre n'est pas renseignée.")
+    elif days == 0:
+        sentences.append("Aucun jour sans droits : la personne a toujours eu un document valide.")
+    else:
+        ongoing = bool(gaps) and gaps[-1][1] == today
+        sentences.append(
+            f"{days} jour{'s' if days > 1 else ''} sans droits ({duration_fr(days)}) depuis l'expiration du "
+            f"titre le {date_long(deadlines.titre_expiry_of(facts))}"
+            + (", rupture toujours en cours aujourd'hui." if ongoing else ", rupture terminée."))
+    if rejection is None:
+        sentences.append("Rejet implicite : aucun dépôt complet enregistré sans décision, pas de rejet implicite calculé.")
+    else:
+        verb = "est né" if rejection.rejection_on <= today else "naîtra"
+        sentences.append(
+            f"Dépôt complet le {date_long(rejection.filed_on)} : sans décision, un rejet implicite {verb} le "
+            f"{date_long(rejection.rejection_on)} et peut être contesté jusqu'au {date_long(rejection.challenge_until)}.")
+    if window is None:
+        sentences.append("Fenêtre de renouvellement : inconnue sans date d'expiration du titre.")
+    else:
+        sentences.append(
+            f"La demande de renouvellement doit être déposée entre le {date_long(window[0])} et le "
+            f"{date_long(window[1])} ({rule_set.renewal_start_days} à {rule_set.renewal_end_days} jours avant l'expiration).")
+    return CaseDates(deadlines.urgency(facts, today, rule_set), days, gaps, rejection, window, sentences)
+
+
+# --- loading with access check ------------------------------------------------------------
+
+def get_case_or_404(case_id: int, user, *, with_timeline: bool = False) -> Case:
+    """The case if it belongs to the user's association; 404 otherwise (same as missing)."""
+    query = select(Case).where(Case.id == case_id, Case.org_id == user.org_id)
+    if with_timeline:
+        query = query.options(joinedload(Case.person), selectinload(Case.events), selectinload(Case.codes))
+    case = db.session.scalar(query)
+    if case is None:
+        abort(404)
+    return case
+
+
+@dataclass
+class CaseFilters:
+    status: str = ""
+    prefecture: str = ""
+    code: str = ""
+    demarche: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def list_cases(org_id: int, filters: CaseFilters, page: int, per_page: int):
+    """One page of the association's cases, urgent first. Returns (cases, total)."""
+    conditions = [Case.org_id == org_id]
+    if filters.status:
+        conditions.append(Case.status == filters.status)
+    if filters.prefecture:
+        conditions.append(Case.prefecture == filters.prefecture)
+    if filters.demarche:
+        conditions.append(Case.demarche == filters.demarche)
+    if filters.code:
+        conditions.append(Case.id.in_(select(CaseCode.case_id).where(
+            CaseCode.kind == "blocage", CaseCode.code == filters.code)))
+    if filters.date_from:
+        conditions.append(Case.opened_on >= filters.date_from)
+    if filters.date_to:
+        conditions.append(Case.opened_on <= filters.date_to)
+    where = and_(*conditions)
+    total = db.session.scalar(select(func.count(Case.id)).where(where))
+    cases = db.session.scalars(
+        select(Case).where(where).options(joinedload(Case.person), selectinload(Case.codes))
+        .order_by(Case.urgency.desc(), Case.titre_expiry.is_(None), Case.titre_expiry,
+                  Case.opened_on.desc(), Case.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return cases, total

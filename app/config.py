@@ -1,0 +1,104 @@
+"""Configuration read from the environment (see the README's "Configuration")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _load_or_create_secret(data_dir: Path) -> str:
+    """Generate the secret key once into DATA_DIR so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Created with 0600 so other local users cannot read it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+class Config:
+    """Everything the app needs to know about its environment."""
+
+    def __init__(self, **overrides):
+        env = os.environ
+        self.PRODUCTION = env.get("CONSTAT_ENV", "").lower() == "production"
+        self.DATA_DIR = Path(env.get("DATA_DIR", "instance")).resolve()
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or (
+            f"sqlite:///{self.DATA_DIR / 'constat.db'}"
+        )
+        self.SECRET_KEY = env.get("SECRET_KEY")
+        self.DEBUG = _bool("FLASK_DEBUG")
+        self.TESTING = False
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.PRODUCTION
+        self.SESSION_COOKIE_NAME = "constat_session"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.WTF_CSRF_TIME_LIMIT = 8 * 3600
+        # Sessions: idle timeout and absolute lifetime, in minutes.
+        self.SESSION_IDLE_MINUTES = int(env.get("SESSION_IDLE_MINUTES", "60"))
+        self.SESSION_MAX_HOURS = int(env.get("SESSION_MAX_HOURS", "12"))
+        # Login throttling per account: after N failures the account waits.
+        self.LOGIN_MAX_FAILURES = int(env.get("LOGIN_MAX_FAILURES", "5"))
+        self.LOGIN_LOCK_MINUTES = int(env.get("LOGIN_LOCK_MINUTES", "15"))
+        # Deadlines (domain.md: keep configurable, check the current texts).
+        self.RENEWAL_WINDOW_START_DAYS = int(env.get("RENEWAL_WINDOW_START_DAYS", "120"))
+        self.RENEWAL_WINDOW_END_DAYS = int(env.get("RENEWAL_WINDOW_END_DAYS", "60"))
+        self.IMPLICIT_REJECTION_MONTHS = int(env.get("IMPLICIT_REJECTION_MONTHS", "4"))
+        self.CHALLENGE_WINDOW_MONTHS = int(env.get("CHALLENGE_WINDOW_MONTHS", "2"))
+        self.API_VALIDITY_MONTHS = int(env.get("API_VALIDITY_MONTHS", "3"))
+        # Uploads.
+        self.MAX_EXHIBIT_BYTES = int(env.get("MAX_EXHIBIT_BYTES", str(20 * 1024 * 1024)))
+        self.MAX_CONTENT_LENGTH = self.MAX_EXHIBIT_BYTES * 5 + 1024 * 1024
+        self.MAX_IMPORT_BYTES = int(env.get("MAX_IMPORT_BYTES", str(10 * 1024 * 1024)))
+        # Background workers started with the app (OCR, search catch-up).
+        self.START_WORKERS = _bool("START_WORKERS", True)
+        self.CASES_PER_PAGE = 50
+        self.DEMO_PASSWORD = env.get("DEMO_PASSWORD")
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    def finalise(self) -> None:
+        """Fill derived values and refuse unsafe production settings."""
+        if self.PRODUCTION:
+            if self.DEBUG:
+                raise RuntimeError("Refus de démarrer : le mode debug est interdit en production.")
+            if not self.SECRET_KEY:
+                raise RuntimeError("Refus de démarrer : SECRET_KEY est obligatoire en production.")
+        self.DATA_DIR = Path(self.DATA_DIR)
+        self.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _load_or_create_secret(self.DATA_DIR)
+        self.EXHIBIT_DIR = self.DATA_DIR / "exhibits"
+        self.INDEX_DIR = self.DATA_DIR / "index"
+        self.TEMPLATE_DIR = self.DATA_DIR / "brief_templates"
+
+
+def test_config(data_dir: Path, **overrides) -> Config:
+    """Configuration for the test suite: a fresh data directory, no background workers."""
+    db_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'constat.db'}"
+    config = Config(
+        DATA_DIR=data_dir,
+        SQLALCHEMY_DATABASE_URI=db_url,
+        TESTING=True,
+        SECRET_KEY="test-secret-key",  # noqa: S106  (tests only)
+        START_WORKERS=False,
+        **overrides,
+    )
+    return config

@@ -1,0 +1,1 @@
+"""Small shared pieces: clock, text cleaning, reference data."""

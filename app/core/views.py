@@ -1,0 +1,113 @@
+"""Public endpoints (home, health) and error pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+
+from app.auth.permissions import can
+from app.extensions import db
+
+bp = Blueprint("core", __name__)
+
+# Views reachable without logging in; every other endpoint requires a session.
+PUBLIC_ENDPOINTS = {"core.healthz", "auth.login", "static", "core.notice"}
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("cases.list_cases"))
+
+
+@bp.route("/healthz")
+def healthz():
+    """200 when the database, the data directory and the search index answer; 503 otherwise."""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:
+        checks["database"] = "indisponible"
+    data_dir = current_app.config["DATA_DIR"]
+    checks["data_dir"] = "ok" if data_dir.is_dir() and _writable(data_dir) else "indisponible"
+    from app.search import services as search_services
+
+    checks["index"] = search_services.index_health()
+    healthy = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+
+
+def _writable(path) -> bool:
+    import os
+
+    return os.access(path, os.W_OK)
+
+
+def register_error_handlers(app) -> None:
+    def page(code: int, title: str, message: str):
+        return render_template("errors/error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(400)
+    def bad_request(e):
+        return page(400, "Requête invalide", "La requête n'a pas pu être comprise.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return page(400, "Formulaire expiré",
+                    "Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez : "
+                    "rien n'a été enregistré.")
+
+    @app.errorhandler(403)
+    def forbidden(e):
+        return page(403, "Accès refusé", "Votre rôle ne permet pas cette action.")
+
+    @app.errorhandler(404)
+    def not_found(e):
+        return page(404, "Page introuvable", "Cette page n'existe pas ou ne vous est pas accessible.")
+
+    @app.errorhandler(405)
+    def method_not_allowed(e):
+        return page(405, "Méthode non autorisée", "Cette action n'est pas possible ainsi.")
+
+    @app.errorhandler(413)
+    def too_large(e):
+        limit = current_app.config["MAX_EXHIBIT_BYTES"] // (1024 * 1024)
+        return page(413, "Fichier trop volumineux",
+                    f"Le fichier dépasse la taille maximale autorisée ({limit} Mo). Rien n'a été enregistré.")
+
+    @app.errorhandler(429)
+    def too_many(e):
+        return page(429, "Trop de tentatives", "Trop de tentatives : patientez quelques minutes.")
+
+    @app.errorhandler(500)
+    def server_error(e):
+        db.session.rollback()
+        return page(500, "Erreur interne",
+                    "Une erreur est survenue ; rien n'a été enregistré. Réessayez ou prévenez l'administration.")
+
+
+def register_template_helpers(app) -> None:
+    from app.cases.deadlines import URGENCY_LABELS
+    from app.core import formats
+
+    @app.context_processor
+    def helpers():
+        return {"can": lambda capability: can(current_user, capability)}
+
+    app.jinja_env.globals["URGENCY_LABELS"] = URGENCY_LABELS
+
+    app.jinja_env.filters["date_fr"] = formats.date_fr
+    app.jinja_env.filters["date_long"] = formats.date_long
+    app.jinja_env.filters["datetime_fr"] = formats.datetime_fr
+    app.jinja_env.filters["duration_fr"] = formats.duration_fr
+
+    @app.before_request
+    def require_login():
+        """Login required everywhere unless the endpoint is explicitly public."""
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        return None

@@ -1,0 +1,1 @@
+"""Exhibits: storage, hashing, type sniffing, thumbnails, OCR."""

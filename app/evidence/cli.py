@@ -1,0 +1,5 @@
+"""`flask evidence …` commands."""
+
+from flask.cli import AppGroup
+
+evidence_cli = AppGroup("evidence", help="Pièces : ajout, vérification, OCR.")

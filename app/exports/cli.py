@@ -1,0 +1,5 @@
+"""`flask exports …` commands."""
+
+from flask.cli import AppGroup
+
+exports_cli = AppGroup("exports", help="Exports Word et Excel.")

@@ -1,0 +1,5 @@
+"""`flask search …` commands."""
+
+from flask.cli import AppGroup
+
+search_cli = AppGroup("search", help="Index de recherche.")
