@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 from flask import Flask
@@ -10,6 +11,10 @@ from sqlalchemy.engine import Engine
 
 from app.config import Config
 from app.extensions import csrf, db, login_manager, migrate
+
+
+# Domain packages, in blueprint registration order.
+DOMAINS = ("core", "auth", "cases", "evidence", "search", "exports", "audit", "privacy", "backup")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -29,25 +34,22 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.init_app(app)
 
     from app import models  # noqa: F401  (register every model with SQLAlchemy)
-    from app.auth import views as auth_views
-    from app.cases import views as case_views
-    from app.core import security, views as core_views
-    from app.evidence import views as evidence_views
-    from app.exports import views as export_views
-    from app.search import views as search_views
-    from app.audit import views as audit_views
+    from app.core import security, views as core_views, workers
 
-    for blueprint in (core_views.bp, auth_views.bp, case_views.bp, evidence_views.bp,
-                      search_views.bp, export_views.bp, audit_views.bp):
-        app.register_blueprint(blueprint)
+    # Each domain package may have views.py with `bp` (its blueprint) and `init_app(app)`
+    # (workers, hooks, case-page sections), and cli.py with `cli_groups`.
+    for name in DOMAINS:
+        views = importlib.import_module(f"app.{name}.views")
+        if hasattr(views, "bp"):
+            app.register_blueprint(views.bp)
+        if hasattr(views, "init_app"):
+            views.init_app(app)
     security.init_app(app)
     core_views.register_error_handlers(app)
     core_views.register_template_helpers(app)
 
     from app.cli import register_cli
     register_cli(app)
-
-    from app.core import workers
     workers.init_app(app)
     return app
 

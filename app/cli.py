@@ -168,11 +168,23 @@ def taxonomy_sync():
     click.echo(f"{added} code(s) ajouté(s).")
 
 
-def register_cli(app) -> None:
-    from app.evidence.cli import evidence_cli
-    from app.exports.cli import exports_cli
-    from app.search.cli import search_cli
+CLI_GROUPS = (orgs_cli, users_cli, cases_cli, demo_cli, audit_cli, taxonomy_cli)
 
-    for group in (orgs_cli, users_cli, cases_cli, demo_cli, audit_cli, taxonomy_cli,
-                  evidence_cli, search_cli, exports_cli):
+
+def register_cli(app) -> None:
+    """Core groups here; each domain's cli.py adds its own `cli_groups`."""
+    import importlib
+
+    from app import DOMAINS
+
+    groups = list(CLI_GROUPS)
+    for name in DOMAINS:
+        try:
+            module = importlib.import_module(f"app.{name}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"app.{name}.cli":
+                raise
+            continue
+        groups.extend(getattr(module, "cli_groups", ()))
+    for group in groups:
         app.cli.add_command(group)

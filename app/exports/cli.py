@@ -3,3 +3,5 @@
 from flask.cli import AppGroup
 
 exports_cli = AppGroup("exports", help="Exports Word et Excel.")
+
+cli_groups = [exports_cli]

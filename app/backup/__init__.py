@@ -1,0 +1,1 @@
+"""Backups: consistent snapshots of the database and exhibits, verify, restore."""

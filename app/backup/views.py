@@ -1,0 +1,1 @@
+"""Backups have no web routes (CLI only)."""

@@ -1,0 +1,1 @@
+"""People's rights: consent, information notice, data export, erasure, retention."""
