@@ -80,6 +80,8 @@ class Case(db.Model):
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     lawyer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     legal_hold: Mapped[bool] = mapped_column(default=False)
+    # Set when retention or an erasure removed the personal data (app/privacy).
+    anonymised_at: Mapped[datetime | None]
     # Urgency is derived from dates and the timeline; it is stored (with the day it was
     # computed) so that lists of 10,000 cases can be ordered by the database.
     urgency: Mapped[int] = mapped_column(default=0, index=True)
