@@ -380,8 +380,9 @@ class CaseFilters:
     date_to: date | None = None
 
 
-def list_cases(org_id: int, filters: CaseFilters, page: int, per_page: int):
-    """One page of the association's cases, urgent first. Returns (cases, total)."""
+def filter_conditions(org_id: int, filters: CaseFilters) -> list:
+    """The WHERE conditions of the search parameters, always limited to the association
+    (shared by the case list and the exports)."""
     conditions = [Case.org_id == org_id]
     if filters.status:
         conditions.append(Case.status == filters.status)
@@ -396,7 +397,12 @@ def list_cases(org_id: int, filters: CaseFilters, page: int, per_page: int):
         conditions.append(Case.opened_on >= filters.date_from)
     if filters.date_to:
         conditions.append(Case.opened_on <= filters.date_to)
-    where = and_(*conditions)
+    return conditions
+
+
+def list_cases(org_id: int, filters: CaseFilters, page: int, per_page: int):
+    """One page of the association's cases, urgent first. Returns (cases, total)."""
+    where = and_(*filter_conditions(org_id, filters))
     total = db.session.scalar(select(func.count(Case.id)).where(where))
     cases = db.session.scalars(
         select(Case).where(where).options(joinedload(Case.person), selectinload(Case.codes))
