@@ -20,6 +20,10 @@ MATRIX: dict[str, frozenset[Role]] = {
     "audit.view": frozenset({Role.ADMIN}),
     "accounts.manage": frozenset({Role.ADMIN}),
     "taxonomy.manage": frozenset({Role.ADMIN}),
+    # People's rights (app/privacy): legal hold, erasure, retention period.
+    "privacy.legal_hold": frozenset({Role.LAWYER, Role.ADMIN}),
+    "privacy.erase": frozenset({Role.ADMIN}),
+    "privacy.settings": frozenset({Role.ADMIN}),
 }
 
 
