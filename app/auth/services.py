@@ -1,10 +1,21 @@
-"""Accounts: password hashing (argon2id), authentication with per-account throttling."""
+"""Accounts: password hashing (argon2id), authentication with per-account throttling,
+two-factor authentication (TOTP and recovery codes), password changes and account management."""
 
 from __future__ import annotations
 
+import base64
+import calendar
+import hashlib
+import hmac
+import io
+import json
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import pyotp
+import qrcode
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -115,22 +126,35 @@ class LoginResult:
 GENERIC_LOGIN_ERROR = "Adresse électronique ou mot de passe incorrect."
 
 
+def _register_failure(user: User, now: datetime, max_failures: int, lock_minutes: int) -> None:
+    """Count a failed password or second-factor attempt; lock the account after too many."""
+    user.failed_logins += 1
+    if user.failed_logins >= max_failures:
+        user.locked_until = now + timedelta(minutes=lock_minutes)
+        user.failed_logins = 0
+
+
+def lock_message(user: User, now: datetime | None = None) -> str | None:
+    """French "wait" message while the account is locked, else None."""
+    now = now or utcnow()
+    if user.locked_until and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        return f"Trop de tentatives de connexion pour ce compte : réessayez dans {minutes} minutes."
+    return None
+
+
 def authenticate(email: str, password: str, *, max_failures: int, lock_minutes: int) -> LoginResult:
     """Check credentials with per-account throttling. Unknown e-mail and wrong password
     give the same message; a locked account says to wait (without confirming the password)."""
     email = (email or "").strip().lower()
     user = db.session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
     now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+    if user is not None and (message := lock_message(user, now)):
         audit.record("auth.login_throttled", object_type="user", object_id=user.id, org_id=user.org_id)
-        return LoginResult(None, f"Trop de tentatives de connexion pour ce compte : réessayez dans {minutes} minutes.")
+        return LoginResult(None, message)
     if not verify_password(user, password) or user is None or not user.active:
         if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= max_failures:
-                user.locked_until = now + timedelta(minutes=lock_minutes)
-                user.failed_logins = 0
+            _register_failure(user, now, max_failures, lock_minutes)
             audit.record("auth.login_failed", object_type="user", object_id=user.id, org_id=user.org_id)
         else:
             audit.record("auth.login_failed", object_type="user", object_id="inconnu")
@@ -142,3 +166,205 @@ def authenticate(email: str, password: str, *, max_failures: int, lock_minutes: 
         user.password_hash = hash_password(password)
     audit.record("auth.login", actor=user, obj=user)
     return LoginResult(user)
+
+
+# --- two-factor authentication -------------------------------------------------------------
+
+TOTP_ISSUER = "Constat"
+TOTP_STEP = 30  # seconds, the authenticator apps' default
+RECOVERY_CODE_COUNT = 10
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+
+
+def needs_second_factor(user: User) -> bool:
+    """Enrolled users always give a code; so does everyone once the association requires it."""
+    return bool(user.totp_secret) or bool(user.organisation.require_2fa)
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+
+
+def qr_data_url(uri: str) -> str:
+    """The otpauth URI as a PNG data: URL (CSP allows img data:, no inline script needed)."""
+    buffer = io.BytesIO()
+    qrcode.make(uri, box_size=6, border=2).save(buffer)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _time_counter(now: datetime) -> int:
+    # `now` is naive UTC (app.core.clock); timegm reads it as UTC, unlike pyotp's mktime.
+    return calendar.timegm(now.timetuple()) // TOTP_STEP
+
+
+def _matching_counter(secret: str, code: str, last_counter: int | None, now: datetime) -> int | None:
+    """The time step the code belongs to (now ± one step for clock drift), if not used before."""
+    code = "".join(code.split())
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = _time_counter(now)
+    for counter in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(counter), code):
+            # A code already used (or older than the last used one) is refused: replay.
+            return counter if last_counter is None or counter > last_counter else None
+    return None
+
+
+def _hash_recovery(code: str) -> str:
+    # Recovery codes carry ~49 random bits: a plain SHA-256 is enough (no dictionary to try).
+    normalised = "".join(c for c in code.lower() if c.isalnum())
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+    user.recovery_codes = json.dumps([_hash_recovery(c) for c in codes])
+    return codes
+
+
+def recovery_codes_left(user: User) -> int:
+    return len(json.loads(user.recovery_codes or "[]"))
+
+
+def enable_totp(user: User, secret: str, code: str, *, now: datetime | None = None) -> list[str]:
+    """Confirm enrolment with a first code from the app; return the recovery codes (shown once)."""
+    now = now or utcnow()
+    counter = _matching_counter(secret, code, None, now)
+    if counter is None:
+        raise AccountError("Code incorrect : saisissez le code à 6 chiffres affiché par l'application.")
+    user.totp_secret = secret
+    user.totp_last_counter = counter
+    codes = _new_recovery_codes(user)
+    audit.record("auth.2fa_enabled", actor=user, obj=user)
+    return codes
+
+
+def regenerate_recovery_codes(user: User) -> list[str]:
+    """New recovery codes; the previous ones stop working."""
+    if not user.totp_secret:
+        raise AccountError("La double authentification n'est pas activée.")
+    codes = _new_recovery_codes(user)
+    audit.record("auth.2fa_recovery_regenerated", actor=user, obj=user)
+    return codes
+
+
+def check_second_factor(user: User, code: str, *, max_failures: int, lock_minutes: int,
+                        now: datetime | None = None) -> str | None:
+    """Accept a TOTP code (once) or an unused recovery code. Returns None on success or a French
+    error; failures count towards the same per-account lock as passwords."""
+    now = now or utcnow()
+    if message := lock_message(user, now):
+        return message
+    code = (code or "").strip()[:64]
+    if user.totp_secret and (counter := _matching_counter(user.totp_secret, code, user.totp_last_counter, now)):
+        user.totp_last_counter = counter
+        user.failed_logins = 0
+        audit.record("auth.2fa_passed", actor=user, obj=user, method="totp")
+        return None
+    hashes = json.loads(user.recovery_codes or "[]")
+    digest = _hash_recovery(code)
+    if code and digest in hashes:
+        hashes.remove(digest)
+        user.recovery_codes = json.dumps(hashes)
+        user.failed_logins = 0
+        audit.record("auth.2fa_passed", actor=user, obj=user, method="recovery", left=len(hashes))
+        return None
+    _register_failure(user, now, max_failures, lock_minutes)
+    audit.record("auth.2fa_failed", actor=user, obj=user)
+    return lock_message(user, now) or "Code incorrect ou déjà utilisé."
+
+
+def disable_totp(user: User, password: str) -> None:
+    """The user turns 2FA off (needs the password; refused when the association requires it)."""
+    if user.organisation.require_2fa:
+        raise AccountError("Votre association exige la double authentification : elle ne peut pas être désactivée.")
+    if not verify_password(user, password):
+        raise AccountError("Mot de passe actuel incorrect.")
+    _clear_totp(user)
+    audit.record("auth.2fa_disabled", actor=user, obj=user)
+
+
+def _clear_totp(user: User) -> None:
+    user.totp_secret = None
+    user.totp_last_counter = None
+    user.recovery_codes = "[]"
+
+
+# --- own account -----------------------------------------------------------------------------
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Needs the current password; ends every session of the user (the caller re-logs the
+    current one) by bumping the session version."""
+    if not verify_password(user, current or ""):
+        raise AccountError("Mot de passe actuel incorrect.")
+    problem = password_problem(new or "")
+    if problem:
+        raise AccountError(problem)
+    if new == current:
+        raise AccountError("Le nouveau mot de passe doit être différent de l'actuel.")
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    audit.record("auth.password_changed", actor=user, obj=user)
+
+
+def update_profile(user: User, full_name: str) -> None:
+    """Only the display name: e-mail, role and association are not the user's to change."""
+    full_name = (full_name or "").strip()
+    if len(full_name) > 200:
+        raise AccountError("Le nom est limité à 200 caractères.")
+    if full_name != user.full_name:
+        user.full_name = full_name
+        audit.record("user.profile_updated", actor=user, obj=user)
+
+
+# --- the association's accounts (admins) ---------------------------------------------------
+
+def members(org_id: int) -> list[User]:
+    return list(db.session.scalars(select(User).where(User.org_id == org_id)
+                                   .order_by(User.active.desc(), User.full_name, User.email)))
+
+
+def get_member_or_404(user_id: int, actor: User) -> User:
+    """A member of the actor's association; 404 for anyone else (same as missing)."""
+    from flask import abort
+
+    user = db.session.scalar(select(User).where(User.id == user_id, User.org_id == actor.org_id))
+    if user is None:
+        abort(404)
+    return user
+
+
+def set_active(user: User, active: bool, actor: User) -> None:
+    """Deactivation ends the user's sessions at once (the loader refuses inactive users and
+    the session version changes, so even a reactivation does not revive old cookies)."""
+    if user.id == actor.id:
+        raise AccountError("Vous ne pouvez pas désactiver votre propre compte.")
+    if user.active == active:
+        return
+    user.active = active
+    user.session_version += 1
+    if active:
+        user.failed_logins = 0
+        user.locked_until = None
+    audit.record("user.reactivated" if active else "user.deactivated", actor=actor, obj=user)
+
+
+def reset_totp(user: User, actor: User) -> None:
+    """Lost phone: the member enrols again at next login; their open sessions end."""
+    _clear_totp(user)
+    user.session_version += 1
+    audit.record("auth.2fa_reset", actor=actor, obj=user)
+
+
+def set_require_2fa(org: Organisation, required: bool, actor: User) -> None:
+    if org.require_2fa != required:
+        org.require_2fa = required
+        audit.record("org.require_2fa", actor=actor, obj=org, required=required)

@@ -1,18 +1,24 @@
-"""Login and logout."""
+"""Login (password, then the second factor), own account ("Mon compte") and the association's accounts."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.audit import services as audit
 from app.auth import services
-from app.auth.forms import LoginForm
+from app.auth.forms import (ActionForm, DisableTotpForm, LoginForm, MemberForm, PasswordChangeForm, ProfileForm,
+                            RequireTotpForm, SecondFactorForm)
 from app.auth.models import User
+from app.auth.permissions import can
 from app.core.clock import utcnow
+from app.core.views import PUBLIC_ENDPOINTS
 from app.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__, template_folder="templates")
+
+# Reachable after the password but before the second factor.
+SECOND_FACTOR_ENDPOINTS = {"auth.second_factor", "auth.enrol_totp", "auth.logout"}
 
 
 @login_manager.user_loader
@@ -28,6 +34,23 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
+@bp.before_app_request
+def require_second_factor():
+    """Nothing but the second-factor pages until this session has passed TOTP, for enrolled
+    users and for every member of an association that requires it (forced enrolment)."""
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS | SECOND_FACTOR_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated or session.get("2fa_passed"):
+        return None
+    if not services.needs_second_factor(current_user):
+        return None
+    return redirect(url_for("auth.second_factor" if current_user.totp_secret else "auth.enrol_totp"))
+
+
+def _config(name: str) -> int:
+    return current_app.config[name]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -38,8 +61,7 @@ def login():
     if form.validate_on_submit():
         result = services.authenticate(
             form.email.data, form.password.data,
-            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-            lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+            max_failures=_config("LOGIN_MAX_FAILURES"), lock_minutes=_config("LOGIN_LOCK_MINUTES"),
         )
         db.session.commit()  # failed attempts and throttling must persist
         if result.user is None:
@@ -49,7 +71,11 @@ def login():
         session.clear()
         login_user(result.user)
         session["started_at"] = session["seen_at"] = utcnow().isoformat()
-        return redirect(_safe_next(request.args.get("next")))
+        target = _safe_next(request.args.get("next"))
+        if services.needs_second_factor(result.user):
+            session["next"] = target
+            return redirect(url_for("auth.second_factor"))
+        return redirect(target)
     return render_template("auth/login.html", form=form)
 
 
@@ -57,6 +83,238 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("cases.list_cases")
+
+
+@bp.route("/login/2fa", methods=["GET", "POST"])
+def second_factor():
+    """The second step of the login: a TOTP code (once only) or a recovery code."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if session.get("2fa_passed") or not services.needs_second_factor(current_user):
+        return redirect(_safe_next(session.pop("next", None)))
+    if not current_user.totp_secret:
+        return redirect(url_for("auth.enrol_totp"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        error = services.check_second_factor(
+            current_user, form.code.data,
+            max_failures=_config("LOGIN_MAX_FAILURES"), lock_minutes=_config("LOGIN_LOCK_MINUTES"))
+        db.session.commit()
+        if error is None:
+            session["2fa_passed"] = True
+            if services.recovery_codes_left(current_user) <= 2:
+                flash("Il vous reste peu de codes de secours : générez-en de nouveaux dans « Mon compte ».", "warning")
+            return redirect(_safe_next(session.pop("next", None)))
+        if services.lock_message(current_user):
+            logout_user()
+            session.clear()
+            flash(error, "error")
+            return redirect(url_for("auth.login"))
+        form.code.errors = [error]
+    return render_template("auth/second_factor.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/account/2fa/setup", methods=["GET", "POST"])
+def enrol_totp():
+    """Enrolment: scan the QR code, confirm with a first code, keep the recovery codes."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.totp_secret:
+        # Changing device goes through "disable" (or an admin reset), never around the second factor.
+        return redirect(url_for("auth.account" if session.get("2fa_passed") else "auth.second_factor"))
+    secret = session.get("pending_totp") or services.new_totp_secret()
+    session["pending_totp"] = secret
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            codes = services.enable_totp(current_user, secret, form.code.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.code.errors = [str(exc)]
+        else:
+            db.session.commit()
+            session.pop("pending_totp", None)
+            session["2fa_passed"] = True
+            return render_template("auth/recovery_codes.html", codes=codes,
+                                   next_url=_safe_next(session.pop("next", None)))
+    uri = services.totp_uri(current_user, secret)
+    return render_template("auth/enrol.html", form=form, secret=secret, qr=services.qr_data_url(uri),
+                           forced=current_user.organisation.require_2fa), 422 if form.errors else 200
+
+
+# --- Mon compte -----------------------------------------------------------------------------
+
+def _account_page(status: int = 200, **forms):
+    forms.setdefault("profile_form", ProfileForm(full_name=current_user.full_name))
+    forms.setdefault("password_form", PasswordChangeForm(formdata=None))
+    forms.setdefault("disable_form", DisableTotpForm(formdata=None))
+    return render_template("auth/account.html", action_form=ActionForm(),
+                           codes_left=services.recovery_codes_left(current_user), **forms), status
+
+
+@bp.route("/account/")
+def account():
+    return _account_page()
+
+
+@bp.route("/account/profile", methods=["POST"])
+def update_profile():
+    form = ProfileForm()
+    if form.validate_on_submit():
+        # Only full_name is read: a posted role, org_id or email is ignored.
+        try:
+            services.update_profile(current_user, form.full_name.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.full_name.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash("Nom enregistré.", "success")
+            return redirect(url_for("auth.account"))
+    return _account_page(422, profile_form=form)
+
+
+@bp.route("/account/password", methods=["POST"])
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.new_password.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.new_password.errors = [str(exc)]
+        else:
+            db.session.commit()
+            # Every other session ended with the version bump; this one carries on with the new id.
+            user = current_user._get_current_object()
+            login_user(user)
+            flash("Mot de passe changé. Vos autres sessions ont été fermées.", "success")
+            return redirect(url_for("auth.account"))
+    return _account_page(422, password_form=form)
+
+
+@bp.route("/account/2fa/disable", methods=["POST"])
+def disable_totp():
+    form = DisableTotpForm()
+    if form.validate_on_submit():
+        try:
+            services.disable_totp(current_user, form.password.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.password.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash("Double authentification désactivée.", "success")
+            return redirect(url_for("auth.account"))
+    return _account_page(422, disable_form=form)
+
+
+@bp.route("/account/2fa/recovery-codes", methods=["POST"])
+def regenerate_recovery_codes():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        codes = services.regenerate_recovery_codes(current_user)
+    except services.AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("auth.account"))
+    db.session.commit()
+    return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.account"))
+
+
+# --- the association's accounts (admins) -----------------------------------------------------
+
+def _require_admin() -> None:
+    if not can(current_user, "accounts.manage"):
+        abort(403)
+
+
+def _members_page(status: int = 200, member_form: MemberForm | None = None):
+    org = current_user.organisation
+    return render_template("auth/members.html", members=services.members(org.id), org=org,
+                           member_form=member_form or MemberForm(formdata=None),
+                           require_form=RequireTotpForm(required=org.require_2fa), action_form=ActionForm(),
+                           codes_left=services.recovery_codes_left), status
+
+
+@bp.route("/admin/accounts/")
+def members():
+    _require_admin()
+    return _members_page()
+
+
+@bp.route("/admin/accounts/new", methods=["POST"])
+def create_member():
+    _require_admin()
+    form = MemberForm()
+    if form.validate_on_submit():
+        # The association is always the admin's own: a posted org_id is never read.
+        try:
+            user = services.create_user(form.email.data, current_user.organisation, form.role.data,
+                                        form.password.data, form.full_name.data, actor=current_user)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.email.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(f"Compte {user.email} créé. Transmettez-lui le mot de passe initial de vive voix ou par un canal sûr.",
+                  "success")
+            return redirect(url_for("auth.members"))
+    return _members_page(422, form)
+
+
+def _member_action(user_id: int, action) -> object:
+    member = services.get_member_or_404(user_id, current_user)
+    _require_admin()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        message = action(member)
+    except services.AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("auth.members"))
+
+
+@bp.route("/admin/accounts/<int:user_id>/deactivate", methods=["POST"])
+def deactivate_member(user_id: int):
+    def act(member):
+        services.set_active(member, False, current_user)
+        return f"Compte {member.email} désactivé : ses sessions sont fermées."
+    return _member_action(user_id, act)
+
+
+@bp.route("/admin/accounts/<int:user_id>/reactivate", methods=["POST"])
+def reactivate_member(user_id: int):
+    def act(member):
+        services.set_active(member, True, current_user)
+        return f"Compte {member.email} réactivé."
+    return _member_action(user_id, act)
+
+
+@bp.route("/admin/accounts/<int:user_id>/reset-2fa", methods=["POST"])
+def reset_member_totp(user_id: int):
+    def act(member):
+        services.reset_totp(member, current_user)
+        return f"Double authentification de {member.email} réinitialisée : nouvel enrôlement à la prochaine connexion."
+    return _member_action(user_id, act)
+
+
+@bp.route("/admin/accounts/require-2fa", methods=["POST"])
+def require_totp():
+    _require_admin()
+    form = RequireTotpForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.set_require_2fa(current_user.organisation, bool(form.required.data), current_user)
+    db.session.commit()
+    flash("La double authentification est désormais exigée pour tous les membres." if form.required.data
+          else "La double authentification n'est plus exigée (les membres enrôlés la gardent).", "success")
+    return redirect(url_for("auth.members"))
 
 
 @bp.route("/logout", methods=["POST"])
