@@ -1,7 +1,124 @@
-"""`flask evidence …` commands."""
+"""`flask evidence …` commands: add a file to a case, verify the store, work the OCR queue."""
 
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.extensions import db
 
 evidence_cli = AppGroup("evidence", help="Pièces : ajout, vérification, OCR.")
+
+
+def _fail(message: str, code: int = 1):
+    click.echo(f"Erreur : {message}", err=True)
+    sys.exit(code)
+
+
+def _case_by_reference(reference: str, org_slug: str | None):
+    from app.auth.models import Organisation
+    from app.cases.models import Case
+
+    query = select(Case).join(Organisation, Organisation.id == Case.org_id).where(Case.reference == reference.strip())
+    if org_slug:
+        org = db.session.scalar(select(Organisation).where(Organisation.slug == org_slug.strip().lower()))
+        if org is None:
+            _fail(f"association « {org_slug} » introuvable.")
+        query = query.where(Case.org_id == org.id)
+    found = db.session.scalars(query).all()
+    if not found:
+        _fail(f"dossier « {reference} » introuvable" + (f" dans « {org_slug} »." if org_slug else "."))
+    if len(found) > 1:
+        slugs = ", ".join(sorted(c_org.slug for c_org in db.session.scalars(
+            select(Organisation).where(Organisation.id.in_([c.org_id for c in found])))))
+        _fail(f"la référence « {reference} » existe dans plusieurs associations ({slugs}) : "
+              "précisez laquelle avec --org.")
+    return found[0]
+
+
+@evidence_cli.command("add")
+@click.argument("reference")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--description", default="", help="Ce que montre la pièce.")
+@click.option("--captured-at", default="", help="Date de la capture (AAAA-MM-JJ ou JJ/MM/AAAA).")
+@click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
+def evidence_add(reference, path, description, captured_at, org_slug):
+    """Ajoute le fichier PATH comme pièce du dossier REFERENCE (mêmes contrôles que le site)."""
+    from app.evidence.services import ExhibitRefused, add_exhibit
+    from app.search import services as search_services
+
+    case = _case_by_reference(reference, org_slug)
+    limit = current_app.config["MAX_EXHIBIT_BYTES"]
+    try:
+        with open(path, "rb") as fh:
+            result = add_exhibit(case, fh, path.name, None, description=description,
+                                 captured_at=captured_at or None, max_bytes=limit)
+    except OSError as exc:
+        db.session.rollback()
+        _fail(f"lecture du fichier impossible ({exc.strerror or exc}).")
+    except ExhibitRefused as exc:
+        db.session.rollback()
+        _fail(f"pièce refusée : {exc} Rien n'a été enregistré.")
+    db.session.commit()
+    hook = getattr(search_services, "after_commit_hook", None)
+    if hook is not None:
+        hook()
+    exhibit = result.exhibit
+    if result.duplicate:
+        click.echo(f"Déjà présente : ce fichier est la pièce n° {exhibit.number} du dossier {case.reference}.")
+    else:
+        click.echo(f"Pièce n° {exhibit.number} ajoutée au dossier {case.reference} "
+                   f"({exhibit.mime}, {exhibit.size} octets, sha256 {exhibit.sha256}).")
+
+
+@evidence_cli.command("verify")
+def evidence_verify():
+    """Recalcule l'empreinte de chaque pièce ; code de sortie non nul si une pièce manque ou a changé."""
+    import time
+
+    from app.evidence.services import verify_all
+
+    started = time.perf_counter()
+    report = verify_all()
+    elapsed = time.perf_counter() - started
+    labels = {"missing": "manquant", "altered": "altéré", "orphan": "orphelin (aucune pièce ne le référence)"}
+    for problem in report.problems():
+        where = ", ".join(f"{ref} pièce n° {n}" for ref, n in problem.exhibits) or problem.detail
+        extra = f" ({problem.detail})" if problem.detail and problem.exhibits else ""
+        click.echo(f"- {labels[problem.kind]} : {problem.sha256} — {where}{extra}", err=True)
+    mb = report.bytes / (1024 * 1024)
+    summary = (f"{report.checked} fichier(s) vérifié(s), {mb:.1f} Mo en {elapsed:.1f} s ; "
+               f"{len(report.missing)} manquant(s), {len(report.altered)} altéré(s), "
+               f"{len(report.orphans)} orphelin(s).")
+    if not report.ok:
+        click.echo("Dépôt des pièces NON intègre : " + summary, err=True)
+        sys.exit(1)
+    click.echo("Dépôt des pièces intègre : " + summary)
+
+
+@evidence_cli.command("ocr")
+@click.option("--due-only", is_flag=True, help="Ne reprend pas les lectures reportées (attente après échec).")
+def evidence_ocr(due_only):
+    """Lit le texte des pièces en attente, jusqu'à ce que la file soit vide."""
+    from sqlalchemy import func
+
+    from app.evidence.models import OcrJob
+    from app.evidence.ocr import engine_status, work_queue
+
+    ok, reason = engine_status(max_age=0)
+    if not ok:
+        click.echo(f"OCR indisponible ({reason}) : les images restent en attente ; installez "
+                   "« tesseract-ocr tesseract-ocr-fra ».", err=True)
+    counts = work_queue(ignore_schedule=not due_only)
+    waiting = db.session.scalar(select(func.count(OcrJob.id)))
+    db.session.rollback()
+    click.echo(f"{counts.get('done', 0)} pièce(s) lue(s), {counts.get('unavailable', 0)} sans OCR disponible, "
+               f"{counts.get('failed', 0) + counts.get('retry', 0)} en échec ; {waiting} en attente dans la file.")
+
 
 cli_groups = [evidence_cli]

@@ -54,6 +54,9 @@ class CustodyRecord(db.Model):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[str] = mapped_column(Text, default="")
 
+    exhibit = relationship("Exhibit")
+    actor = relationship("User")
+
 
 class OcrJob(db.Model):
     """Durable OCR queue: one row per exhibit to read, retried until it succeeds."""
