@@ -90,7 +90,7 @@ class Config:
         self.TEMPLATE_DIR = self.DATA_DIR / "brief_templates"
 
 
-def test_config(data_dir: Path, **overrides) -> Config:
+def testing_config(data_dir: Path, **overrides) -> Config:
     """Configuration for the test suite: a fresh data directory, no background workers."""
     db_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'constat.db'}"
     config = Config(

@@ -7,19 +7,36 @@ import os
 import re
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
-from app.config import test_config
+from app.config import testing_config as make_config
 from app.extensions import db as _db
 from tests import factories
 
 PASSWORD = factories.PASSWORD
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    The `app` fixture keeps an app context pushed for the test's own database work; Flask
+    would reuse it for every request, sharing `g` (and so cached CSRF tokens) and the
+    SQLAlchemy session between requests that are separate in real life.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        _db.session.expire_all()  # the test's session sees what the request committed
+        return response
+
+
 @pytest.fixture
 def app(tmp_path):
-    app = create_app(test_config(tmp_path / "data"))
+    app = create_app(make_config(tmp_path / "data"))
+    app.test_client_class = FreshContextClient
     with app.app_context():
         if os.environ.get("TEST_DATABASE_URL"):
             _reset_postgres()

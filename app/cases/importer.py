@@ -244,8 +244,6 @@ def _parse_case_row(number: int, values: list, positions: dict[str, int], taxono
         bad("Démarche", f"démarche inconnue « {demarche_raw[:40]} ».")
     if statut_raw and not statut:
         bad("Statut", f"statut inconnu « {statut_raw[:40]} ».")
-    if len(report.problems) > problems_before:
-        return None
     data = CaseInput(
         reference=_text(cell("Référence")), last_name=_text(cell("Nom")), first_name=_text(cell("Prénom")),
         nationality=_text(cell("Nationalité")), numero_etranger=_text(cell("Numéro étranger")).replace(" ", ""),
@@ -253,8 +251,11 @@ def _parse_case_row(number: int, values: list, positions: dict[str, int], taxono
         demarche=demarche, titre_actuel=_text(cell("Titre")), anef_number=_text(cell("Numéro de demande ANEF")),
         blocages=blocages, status=statut, consequences=consequences, narrative=_text(cell("Récit")), **dates,
     )
+    reported = {p.column for p in report.problems[problems_before:]}
     for name, message in validate_input(data, taxonomy, today).items():
-        bad(FIELD_COLUMNS.get(name), message[0].lower() + message[1:])
+        column = FIELD_COLUMNS.get(name)
+        if column not in reported:  # one reason per cell is enough
+            bad(column, message[0].lower() + message[1:])
     if len(report.problems) > problems_before:
         return None
     return ParsedCase(number, data)

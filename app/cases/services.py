@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
 from flask import abort
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.audit import services as audit
@@ -156,10 +156,23 @@ def _apply(case: Case, data: CaseInput) -> list[str]:
     for kind, codes in (("blocage", data.blocages), ("consequence", data.consequences)):
         ordered = list(dict.fromkeys(codes))
         if case.codes_of(kind) != ordered:
-            case.codes[:] = [c for c in case.codes if c.kind != kind] + [
-                CaseCode(kind=kind, code=code, position=i) for i, code in enumerate(ordered)]
+            _replace_codes(case, kind, ordered)
             changed.append(kind)
     return changed
+
+
+def _replace_codes(case: Case, kind: str, ordered: list[str]) -> None:
+    """Reuse existing rows (the unique (case, kind, code) constraint forbids delete+insert
+    of the same code in one flush), renumber them, drop the rest, add the new ones."""
+    existing = {c.code: c for c in case.codes if c.kind == kind}
+    for position, code in enumerate(ordered):
+        row = existing.pop(code, None)
+        if row is None:
+            case.codes.append(CaseCode(kind=kind, code=code, position=position))
+        else:
+            row.position = position
+    for row in existing.values():
+        case.codes.remove(row)
 
 
 def next_reference(org, year: int) -> str:
@@ -281,12 +294,18 @@ def rules() -> deadlines.Rules:
     return deadlines.Rules.from_config(current_app.config)
 
 
+_URGENCY_UPDATE = (
+    Case.__table__.update()
+    .where(Case.__table__.c.id == bindparam("case_id"))
+    # updated_at set to itself: a derived value is not an edit.
+    .values(urgency=bindparam("level"), urgency_on=bindparam("on"), updated_at=Case.__table__.c.updated_at)
+)
+
+
 def refresh_urgency(case: Case, today: date) -> None:
     """Store the urgency without bumping the case's version (it is derived, not edited)."""
     level = deadlines.urgency(facts_of(case), today, rules()).level
-    db.session.execute(update(Case).where(Case.id == case.id)
-                       .values(urgency=level, urgency_on=today, updated_at=Case.updated_at)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(_URGENCY_UPDATE, [{"case_id": case.id, "level": level, "on": today}])
     # Keep the loaded object in step without marking it dirty.
     db.session.expire(case, ["urgency", "urgency_on"])
 
@@ -303,9 +322,11 @@ def refresh_stale_urgencies(org_id: int, today: date | None = None, batch: int =
         ).all()
         if not cases:
             return done
-        db.session.execute(update(Case).execution_options(synchronize_session=False), [
-            {"id": c.id, "urgency": deadlines.urgency(facts_of(c), today, rule_set).level,
-             "urgency_on": today, "updated_at": c.updated_at} for c in cases])
+        db.session.execute(_URGENCY_UPDATE, [
+            {"case_id": c.id, "level": deadlines.urgency(facts_of(c), today, rule_set).level, "on": today}
+            for c in cases])
+        for case in cases:
+            db.session.expire(case, ["urgency", "urgency_on"])
         done += len(cases)
 
 

@@ -54,10 +54,10 @@ def list_cases():
     if request.args.get("q"):
         return redirect(url_for("search.search", **request.args))
     filters = parse_filters(request.args)
-    services.refresh_stale_urgencies(current_user.org_id)
+    if services.refresh_stale_urgencies(current_user.org_id):
+        db.session.commit()  # before loading the page: a commit expires loaded objects
     page, per_page = _page(), current_app.config["CASES_PER_PAGE"]
     cases, total = services.list_cases(current_user.org_id, filters, page, per_page)
-    db.session.commit()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("cases/list.html", cases=cases, total=total, page=page,
                            pages=max(1, -(-total // per_page)), filters=filters, args=args,

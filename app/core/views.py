@@ -97,6 +97,7 @@ def register_template_helpers(app) -> None:
         return {"can": lambda capability: can(current_user, capability)}
 
     app.jinja_env.globals["URGENCY_LABELS"] = URGENCY_LABELS
+    app.jinja_env.globals["current_app"] = app
 
     app.jinja_env.filters["date_fr"] = formats.date_fr
     app.jinja_env.filters["date_long"] = formats.date_long
