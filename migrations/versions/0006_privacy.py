@@ -1,14 +1,14 @@
 """Privacy: when a case's personal data was removed (retention or erasure).
 
 Revision ID: 0006_privacy
-Revises: 0001
+Revises: 0005_accounts
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006_privacy'
-down_revision = '0001'
+down_revision = '0005_accounts'  # linearised after parallel work
 branch_labels = None
 depends_on = None
 
