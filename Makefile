@@ -47,5 +47,6 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check app tests bench
 
+# Benchmarks (not tests): each prints its figures and its same-run baseline.
 bench: $(VENV)/.dev
-	$(BIN)/python bench/run.py
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
