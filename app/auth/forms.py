@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from app.auth.models import ROLE_LABELS, Role
@@ -51,7 +52,8 @@ class MemberForm(FlaskForm):
         DataRequired("Indiquez l'adresse électronique."), Length(max=254)])
     full_name = StringField("Nom affiché", validators=[
         Optional(), Length(max=200, message="200 caractères au maximum.")])
-    role = SelectField("Rôle", choices=[(r.value, ROLE_LABELS[r]) for r in Role],
+    role = SelectField("Rôle", choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in Role],
+                       validate_choice=False,  # create_user refuses unknown roles, in French
                        validators=[DataRequired("Choisissez le rôle.")])
     password = PasswordField("Mot de passe initial", validators=[
         DataRequired("Indiquez un mot de passe initial."), Length(max=MAX_PASSWORD, message=TOO_LONG)])

@@ -305,11 +305,11 @@ def change_password(user: User, current: str, new: str) -> None:
     current one) by bumping the session version."""
     if not verify_password(user, current or ""):
         raise AccountError("Mot de passe actuel incorrect.")
+    if new == current:
+        raise AccountError("Le nouveau mot de passe doit être différent de l'actuel.")
     problem = password_problem(new or "")
     if problem:
         raise AccountError(problem)
-    if new == current:
-        raise AccountError("Le nouveau mot de passe doit être différent de l'actuel.")
     user.password_hash = hash_password(new)
     user.session_version += 1
     audit.record("auth.password_changed", actor=user, obj=user)
