@@ -1,7 +1,106 @@
-"""`flask exports …` commands."""
+"""`flask exports …` commands: the installation itself exports (no user), and says so in the audit."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
 from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.auth.models import Organisation
+from app.cases.models import Case
+from app.cases.views import parse_filters
+from app.cli import fail, org_or_fail
+from app.exports import services
+from app.extensions import db
 
 exports_cli = AppGroup("exports", help="Exports Word et Excel.")
 
 cli_groups = [exports_cli]
+
+
+def _write(export: services.ExportFile, output: str) -> None:
+    path = Path(output)
+    if path.parent and not path.parent.exists():
+        fail(f"dossier de destination introuvable : {path.parent}")
+    path.write_bytes(export.content)
+    click.echo(f"{path} écrit ({len(export.content)} octets, SHA-256 {export.sha256}).")
+
+
+def _case_by_reference(reference: str, org_slug: str | None) -> tuple[Case, Organisation]:
+    query = select(Case, Organisation).join(Organisation, Organisation.id == Case.org_id).where(
+        Case.reference == reference.strip())
+    if org_slug:
+        query = query.where(Organisation.id == org_or_fail(org_slug).id)
+    found = db.session.execute(query).all()
+    if not found:
+        fail(f"aucun dossier « {reference} »" + (f" dans l'association « {org_slug} »." if org_slug else "."))
+    if len(found) > 1:
+        slugs = ", ".join(sorted(org.slug for _, org in found))
+        fail(f"la référence « {reference} » existe dans plusieurs associations ({slugs}) : précisez --org.")
+    return found[0][0], found[0][1]
+
+
+def _filter_options(func):
+    for name, help_text in (("--status", "Statut (code)."), ("--prefecture", "Préfecture (code ou nom)."),
+                            ("--code", "Blocage (code)."), ("--demarche", "Démarche (code)."),
+                            ("--from", "Ouverts depuis (AAAA-MM-JJ)."), ("--to", "Ouverts jusqu'au (AAAA-MM-JJ).")):
+        func = click.option(name, name.lstrip("-") + "_", default="", help=help_text)(func)
+    return func
+
+
+def _filters(options: dict):
+    return parse_filters({k.rstrip("_"): v for k, v in options.items() if k.endswith("_") and v})
+
+
+@exports_cli.command("brief")
+@click.argument("reference")
+@click.option("-o", "--output", required=True, help="Fichier .docx à écrire.")
+@click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
+def brief_command(reference, output, org_slug):
+    """Écrit le mémoire en référé (Word) du dossier REFERENCE."""
+    case, org = _case_by_reference(reference, org_slug)
+    export = services.export_brief(case, org, None, source="cli")
+    db.session.commit()
+    _write(export, output)
+
+
+@exports_cli.command("zip")
+@click.argument("reference")
+@click.option("-o", "--output", required=True, help="Fichier .zip à écrire.")
+@click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
+def zip_command(reference, output, org_slug):
+    """Écrit les pièces du dossier REFERENCE nommées pour Télérecours (zip)."""
+    case, _ = _case_by_reference(reference, org_slug)
+    export = services.export_exhibits_zip(case, None, source="cli")
+    db.session.commit()
+    _write(export, output)
+
+
+@exports_cli.command("xlsx")
+@click.option("--org", "org_slug", required=True, help="Identifiant de l'association.")
+@click.option("-o", "--output", required=True, help="Fichier .xlsx à écrire.")
+@click.option("--q", "q", default="", help="Recherche plein texte.")
+@click.option("--identified", is_flag=True, help="Avec les données identifiantes (colonnes d'import).")
+@_filter_options
+def xlsx_command(org_slug, output, q, identified, **options):
+    """Écrit le classeur des dossiers (anonymisé sauf --identified)."""
+    org = org_or_fail(org_slug)
+    export = services.export_workbook(org, None, _filters(options), q.strip(), identified=identified, source="cli")
+    db.session.commit()
+    _write(export, output)
+    click.echo(f"{export.rows} dossier(s) exporté(s).")
+
+
+@exports_cli.command("dossier")
+@click.option("--org", "org_slug", required=True, help="Identifiant de l'association.")
+@click.option("-o", "--output", required=True, help="Fichier .docx à écrire.")
+@click.option("--q", "q", default="", help="Recherche plein texte.")
+@_filter_options
+def dossier_command(org_slug, output, q, **options):
+    """Écrit le dossier collectif anonymisé (Word)."""
+    org = org_or_fail(org_slug)
+    export = services.export_dossier(org, None, _filters(options), q.strip(), source="cli")
+    db.session.commit()
+    _write(export, output)

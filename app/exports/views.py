@@ -1,5 +1,119 @@
-"""Export routes (brief, exhibits zip, workbook, dossier, dashboard)."""
+"""Export routes (brief, exhibits zip, workbook, dossier, dashboard, the association's brief base)."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from app.auth.permissions import can
+from app.cases.services import get_case_or_404
+from app.cases.taxonomy import Taxonomy
+from app.cases.views import parse_filters
+from app.core import departements
+from app.exports import services
+from app.exports.charts import svg_bars, svg_line
+from app.exports.docx import format_value
+from app.extensions import db
 
 bp = Blueprint("exports", __name__, template_folder="templates")
+
+FILTER_KEYS = ("q", "prefecture", "code", "status", "demarche", "from", "to")
+
+
+def require(capability: str) -> None:
+    if not can(current_user, capability):
+        abort(403)
+
+
+def _send(export: services.ExportFile):
+    return send_file(io.BytesIO(export.content), mimetype=export.mimetype, as_attachment=True,
+                     download_name=export.filename, max_age=0)
+
+
+def _query() -> str:
+    return (request.args.get("q") or "").strip()[:200]
+
+
+@bp.route("/cases/<int:case_id>/brief.docx")
+def brief(case_id: int):
+    case = get_case_or_404(case_id, current_user)
+    require("exports.brief")
+    export = services.export_brief(case, current_user.organisation, current_user)
+    db.session.commit()
+    return _send(export)
+
+
+@bp.route("/cases/<int:case_id>/exhibits.zip")
+def exhibits_zip(case_id: int):
+    case = get_case_or_404(case_id, current_user)
+    require("exports.brief")
+    export = services.export_exhibits_zip(case, current_user)
+    db.session.commit()
+    return _send(export)
+
+
+@bp.route("/exports/cases.xlsx")
+def workbook():
+    filters, q = parse_filters(request.args), _query()
+    identified = request.args.get("identified") == "1"
+    if identified and not can(current_user, "exports.identified"):
+        services.refuse_identified(current_user, current_user.org_id, filters, q)
+        db.session.commit()
+        abort(403)
+    require("exports.anonymised")
+    export = services.export_workbook(current_user.organisation, current_user, filters, q, identified=identified)
+    db.session.commit()
+    return _send(export)
+
+
+@bp.route("/exports/dossier.docx")
+def dossier():
+    require("exports.anonymised")
+    export = services.export_dossier(current_user.organisation, current_user, parse_filters(request.args), _query())
+    db.session.commit()
+    return _send(export)
+
+
+@bp.route("/dashboard")
+def dashboard():
+    require("dashboard.view")
+    filters, q = parse_filters(request.args), _query()
+    summary, _ = services.summary_for(current_user.org_id, filters, q)
+    args = {k: request.args.get(k) for k in FILTER_KEYS if request.args.get(k)}
+    charts = [(summary.table("primary").title, svg_bars(summary.table("primary"))),
+              (summary.table("remedies").title, svg_bars(summary.table("remedies"))),
+              (summary.table("month").title, svg_line(summary.table("month"))),
+              (summary.table("prefecture").title, svg_bars(summary.table("prefecture")))]
+    return render_template("exports/dashboard.html", summary=summary, charts=charts, filters=filters, q=q,
+                           args=args, taxonomy=Taxonomy(current_user.org_id),
+                           departements=departements.choices(),
+                           has_template=services.template_path(current_user.organisation).is_file(),
+                           zip=zip, fmt=format_value)
+
+
+@bp.route("/exports/template", methods=["POST"])
+def upload_template():
+    require("accounts.manage")
+    upload = request.files.get("template")
+    content = upload.read(services.MAX_TEMPLATE_BYTES + 1) if upload else b""
+    try:
+        services.save_template(current_user.organisation, content, current_user)
+    except services.TemplateRefused as exc:
+        db.session.rollback()
+        flash(f"Modèle refusé : {exc}", "error")
+        return redirect(url_for("exports.dashboard", _anchor="modele"))
+    db.session.commit()
+    flash("Modèle enregistré : les prochains mémoires l'utiliseront.", "success")
+    return redirect(url_for("exports.dashboard", _anchor="modele"))
+
+
+@bp.route("/exports/template/delete", methods=["POST"])
+def delete_template():
+    require("accounts.manage")
+    removed = services.remove_template(current_user.organisation, current_user)
+    db.session.commit()
+    flash("Modèle supprimé : les mémoires reprennent la mise en page par défaut." if removed
+          else "Aucun modèle à supprimer.", "success")
+    return redirect(url_for("exports.dashboard", _anchor="modele"))

@@ -1,0 +1,648 @@
+"""Plain rows → Word files (.docx bytes): the référé brief, the bordereau and the collective dossier.
+
+No Flask, no database: rows, texts (app/data/brief.json), the association's optional base
+document and the clock come in as arguments. Every string goes through `_clean` (XML-safe,
+French typography); python-docx escapes markup, so « <script> » stays literal text.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Emu, Pt, RGBColor
+
+from app.core.formats import date_long, datetime_fr
+from app.exports.rows import CaseRow, ExhibitRow
+from app.exports.summary import REMEDIES, REMEDY_LABELS, Summary
+from app.exports.text import typo_fr, xml_safe
+
+PLACEHOLDER = re.compile(r"(\[À COMPLÉTER[^\]]*\])")
+# Formats Word shows natively; anything else (HEIC, WebP…) is converted to PNG for the annex.
+WORD_IMAGE_FORMATS = {"PNG", "JPEG", "GIF", "BMP", "TIFF"}
+CAPTION_ALLOWANCE = Cm(3.5)  # heading + caption on an annex page
+DOSSIER_TABLE_LIMIT = 1000
+
+
+def _clean(value: object) -> str:
+    return typo_fr(xml_safe(value))
+
+
+# --- document scaffolding ---------------------------------------------------------------------
+
+def validate_template(content: bytes) -> str | None:
+    """None if python-docx opens the bytes as a Word document; a French reason otherwise."""
+    try:
+        document = Document(io.BytesIO(content))
+        document.sections[0]  # noqa: B018  (touch the body: a broken part fails here)
+    except Exception as exc:  # python-docx raises many types for a broken or foreign file
+        return f"ce fichier n'est pas un document Word .docx lisible ({type(exc).__name__})."
+    return None
+
+
+def _new_document(template: bytes | None):
+    """A document from the association's base (body emptied, header and footer kept) or the default."""
+    if template:
+        document = Document(io.BytesIO(template))
+        body = document.element.body
+        for child in list(body):
+            if child.tag != qn("w:sectPr"):
+                body.remove(child)
+    else:
+        document = Document()
+        normal = document.styles["Normal"]
+        normal.font.name = "Times New Roman"
+        normal.font.size = Pt(11.5)
+        section = document.sections[0]
+        section.page_width, section.page_height = Cm(21), Cm(29.7)
+        section.left_margin = section.right_margin = Cm(2.2)
+        section.top_margin = section.bottom_margin = Cm(2)
+    _ensure_styles(document)
+    _set_language(document, "fr-FR")
+    _page_numbers(document)
+    return document
+
+
+def _ensure_styles(document) -> None:
+    """An uploaded base may lack the built-in styles we use: add plain equivalents so the
+    headings still reach the navigation pane (outline level) and lists still read well."""
+    styles = document.styles
+    names = {s.name for s in styles}
+    for name, size, outline in (("Heading 1", 14, 0), ("Heading 2", 12, 1), ("Title", 16, None)):
+        if name not in names:
+            style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+            style.base_style = styles["Normal"]
+            style.font.bold, style.font.size = True, Pt(size)
+            style.paragraph_format.space_before, style.paragraph_format.keep_with_next = Pt(12), True
+            if outline is not None:
+                ppr = style.element.get_or_add_pPr()
+                level = OxmlElement("w:outlineLvl")
+                level.set(qn("w:val"), str(outline))
+                ppr.append(level)
+    for name in ("Caption", "List Number"):
+        if name not in names:
+            style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+            style.base_style = styles["Normal"]
+            if name == "Caption":
+                style.font.italic, style.font.size = True, Pt(9)
+
+
+def _set_language(document, lang: str) -> None:
+    """French spelling and hyphenation for the whole document (docDefaults)."""
+    styles_el = document.styles.element
+    defaults = styles_el.find(qn("w:docDefaults"))
+    if defaults is None:
+        return
+    rpr_default = defaults.find(qn("w:rPrDefault"))
+    if rpr_default is None:
+        return
+    rpr = rpr_default.find(qn("w:rPr"))
+    if rpr is None:
+        rpr = OxmlElement("w:rPr")
+        rpr_default.append(rpr)
+    lang_el = rpr.find(qn("w:lang"))
+    if lang_el is None:
+        lang_el = OxmlElement("w:lang")
+        rpr.append(lang_el)
+    lang_el.set(qn("w:val"), lang)
+
+
+def _field(paragraph, instruction: str) -> None:
+    """A Word field (PAGE, NUMPAGES) as begin / instruction / separate / result / end runs."""
+    for kind, text in (("begin", None), (None, instruction), ("separate", None), (None, "1"), ("end", None)):
+        run = paragraph.add_run()
+        if kind:
+            element = OxmlElement("w:fldChar")
+            element.set(qn("w:fldCharType"), kind)
+        elif text == instruction:
+            element = OxmlElement("w:instrText")
+            element.set(qn("xml:space"), "preserve")
+            element.text = f" {instruction} "
+        else:
+            element = OxmlElement("w:t")
+            element.text = text
+        run._r.append(element)
+
+
+def _page_numbers(document) -> None:
+    """« Page N sur M » centred in the footer, unless the base already numbers its pages."""
+    for section in document.sections:
+        footer = section.footer
+        xml = footer._element.xml
+        if "PAGE" in xml and ("fldSimple" in xml or "instrText" in xml):
+            continue
+        paragraph = footer.add_paragraph() if footer.paragraphs and footer.paragraphs[0].text else (
+            footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph())
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        paragraph.add_run("Page ")
+        _field(paragraph, "PAGE")
+        paragraph.add_run(" sur ")
+        _field(paragraph, "NUMPAGES")
+
+
+def _runs(paragraph, text: str, *, bold: bool = False) -> None:
+    """Add text; « [À COMPLÉTER …] » placeholders are bold and highlighted for the lawyer."""
+    for part in PLACEHOLDER.split(_clean(text)):
+        if not part:
+            continue
+        run = paragraph.add_run(part)
+        if PLACEHOLDER.fullmatch(part):
+            run.bold = True
+            run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+        elif bold:
+            run.bold = True
+
+
+def _para(document, text: str = "", style: str | None = None, *, bold: bool = False,
+          align=None, page_break: bool = False):
+    paragraph = document.add_paragraph(style=style)
+    if text:
+        _runs(paragraph, text, bold=bold)
+    if align is not None:
+        paragraph.alignment = align
+    if page_break:
+        paragraph.paragraph_format.page_break_before = True
+    return paragraph
+
+
+def _heading(document, text: str, level: int, *, page_break: bool = False):
+    return _para(document, text, f"Heading {level}", page_break=page_break)
+
+
+class _NumberedList:
+    """Paragraphs in the « List Number » style, numbering restarted at 1 for each list.
+
+    When the style carries no numbering (an uploaded base), the number is written out."""
+
+    def __init__(self, document):
+        self.document = document
+        self.count = 0
+        self.num_id = None
+        try:
+            ppr = document.styles["List Number"].element.pPr
+            numpr = ppr.numPr if ppr is not None else None
+            if numpr is not None and numpr.numId is not None:
+                numbering = document.part.numbering_part.numbering_definitions._numbering
+                base = numbering.num_having_numId(numpr.numId.val)
+                new = numbering.add_num(base.abstractNumId.val)
+                new.add_lvlOverride(ilvl=0).add_startOverride(1)
+                self.num_id = new.numId
+        except (KeyError, AttributeError, NotImplementedError):
+            self.num_id = None
+
+    def item(self, text: str):
+        self.count += 1
+        paragraph = self.document.add_paragraph(style="List Number")
+        if self.num_id is not None:
+            numpr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
+            numpr.get_or_add_ilvl().val = 0
+            numpr.get_or_add_numId().val = self.num_id
+        else:
+            paragraph.add_run(f"{self.count}. ")
+        _runs(paragraph, text)
+        return paragraph
+
+
+def _table(document, headers: list[str], rows: Iterable[list[str]], widths: list[float] | None = None):
+    table = document.add_table(rows=1, cols=len(headers))
+    try:
+        table.style = document.styles["Table Grid"]
+    except KeyError:
+        pass
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, header in zip(table.rows[0].cells, headers, strict=True):
+        cell.text = ""
+        _runs(cell.paragraphs[0], header, bold=True)
+    _repeat_header(table.rows[0])
+    for values in rows:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, values, strict=False):
+            cell.paragraphs[0].add_run(_clean(value))
+    if widths:
+        table.autofit = False
+        for column, width in zip(table.columns, widths, strict=False):
+            column.width = Cm(width)
+        for row in table.rows:
+            for cell, width in zip(row.cells, widths, strict=False):
+                cell.width = Cm(width)
+    return table
+
+
+def _repeat_header(row) -> None:
+    trpr = row._tr.get_or_add_trPr()
+    element = OxmlElement("w:tblHeader")
+    element.set(qn("w:val"), "true")
+    trpr.append(element)
+
+
+def _save(document) -> bytes:
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+# --- the brief --------------------------------------------------------------------------------
+
+@dataclass
+class BriefInput:
+    """Everything the brief says, already loaded and checked by the caller."""
+
+    case: CaseRow
+    exhibits: list[ExhibitRow]
+    labels: dict[str, dict[str, str]]
+    tribunal: str
+    prefet: str
+    days_without_rights: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def exhibit_nature(exhibit: ExhibitRow, natures: dict[str, str]) -> str:
+    if exhibit.is_image:
+        return natures.get("image", "Image")
+    if exhibit.mime in natures:
+        return natures[exhibit.mime]
+    if exhibit.mime.startswith("text/"):
+        return natures.get("text", "Document")
+    return natures.get("other", "Document")
+
+
+def exhibit_label(exhibit: ExhibitRow, natures: dict[str, str]) -> str:
+    """« Capture d'écran du 12 février 2025 : message d'erreur » — nature, date, description."""
+    label = exhibit_nature(exhibit, natures)
+    if exhibit.day:
+        label += f" du {date_long(exhibit.day)}"
+    description = " ".join(exhibit.description.split())
+    if description:
+        label += f" : {description[:160]}{'…' if len(description) > 160 else ''}"
+    return label
+
+
+def cite(numbers: list[int]) -> str:
+    """« (pièce n° 3) », « (pièces n° 3 et 4) », « (pièces n° 3, 4 et 7) »."""
+    if not numbers:
+        return ""
+    if len(numbers) == 1:
+        return f"(pièce n° {numbers[0]})"
+    head = ", ".join(str(n) for n in numbers[:-1])
+    return f"(pièces n° {head} et {numbers[-1]})"
+
+
+def _person(case: CaseRow) -> str:
+    return case.person.full_name if case.person and case.person.full_name else "la personne requérante"
+
+
+def _lower_first(text: str) -> str:
+    """« Prestations CAF » → « prestations CAF » (acronyms keep their capitals)."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _identity(case: CaseRow) -> str:
+    person = case.person
+    if person is None or not person.full_name:
+        return ""
+    parts = [person.full_name]
+    if person.birth_date:
+        parts.append(f"né·e le {date_long(person.birth_date)}")
+    if person.nationality:
+        parts.append(f"de nationalité {person.nationality}")
+    if person.address:
+        parts.append(f"demeurant {' '.join(person.address.split())}")
+    if person.numero_etranger:
+        parts.append(f"numéro étranger {person.numero_etranger}")
+    return ", ".join(parts)
+
+
+def _facts_intro(data: BriefInput, texts: dict, today: date) -> str:
+    case = data.case
+    person = case.person
+    nationality = f", de nationalité {person.nationality}," if person and person.nationality else ""
+    titre = case.titre_actuel
+    if case.titre_expiry:
+        verb = "expiré le" if case.titre_expiry < today else "expirant le"
+        titre_phrase = (f"est titulaire d'un titre de séjour « {titre} » {verb} {date_long(case.titre_expiry)}."
+                        if titre else f"est titulaire d'un titre de séjour {verb} {date_long(case.titre_expiry)}.")
+    elif titre:
+        titre_phrase = f"est titulaire d'un titre de séjour « {titre} »."
+    else:
+        titre_phrase = "[À COMPLÉTER : situation administrative de la personne requérante]."
+    blocages = " ; ".join(data.labels.get("blocage", {}).get(c, c) for c in case.blocages) or "[À COMPLÉTER]"
+    demarche = _lower_first(data.labels.get("demarche", {}).get(case.demarche, case.demarche))
+    if case.anef_number:
+        demarche += f", demande ANEF n° {case.anef_number}"
+    return texts["facts_intro"].format(personne=_sentence_case(_person(case)), nationalite=nationality,
+                                       titre_phrase=titre_phrase, demarche=demarche, blocages=blocages)
+
+
+def _exhibits_by_event(data: BriefInput) -> dict[int, list[int]]:
+    """Event id → brief numbers: exhibits attached to the event, or captured the same day."""
+    by_event: dict[int, list[int]] = {}
+    event_ids = {e.id for e in data.case.events}
+    for event in data.case.events:
+        numbers = [x.number for x in data.exhibits
+                   if x.event_id == event.id or (x.event_id not in event_ids and x.day == event.date)]
+        by_event[event.id] = numbers
+    return by_event
+
+
+def _fact(event, data: BriefInput, texts: dict, numbers: list[int]) -> str:
+    sentences = texts["event_sentences"]
+    template = sentences.get(event.type) or sentences.get("AUTRE", "l'événement suivant est survenu")
+    if event.type not in sentences:
+        label = data.labels.get("evenement", {}).get(event.type, event.type)
+        template = f"{template} ({label.lower()})"
+    text = f"Le {date_long(event.date)}, " + template.format(personne=_person(data.case))
+    if event.reference:
+        text += " " + texts["event_reference"].format(reference=event.reference)
+    description = event.description.strip().rstrip(" .")
+    if description:
+        text += f" : « {description} »"
+    if numbers:
+        text += " " + cite(numbers)
+    return text + "."
+
+
+def build_brief(data: BriefInput, *, texts: dict, today: date, template: bytes | None = None) -> bytes:
+    """The draft référé mesures utiles (L. 521-3 CJA) as .docx bytes."""
+    document = _new_document(template)
+    case = data.case
+    labels = data.labels
+    _para(document, texts["title"], "Title", align=WD_ALIGN_PARAGRAPH.CENTER)
+    _para(document, texts["subtitle"], align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    _para(document, texts["addressee"].format(tribunal=data.tribunal), align=WD_ALIGN_PARAGRAPH.CENTER)
+
+    _para(document, texts["pour_heading"], bold=True)
+    identity = _identity(case)
+    _para(document, texts["pour"].format(identite=identity) if identity else texts["pour_unknown"])
+    _para(document, texts["counsel"])
+    _para(document, texts["contre_heading"], bold=True)
+    _para(document, texts["contre"].format(prefet=data.prefet, prefet_adresse=texts["prefet_adresse"]))
+    _para(document, texts["intro"])
+
+    # I. Faits et procédure
+    _heading(document, texts["facts_heading"], 1)
+    _para(document, _facts_intro(data, texts, today))
+    by_event = _exhibits_by_event(data)
+    if case.events:
+        facts = _NumberedList(document)
+        for event in case.events:
+            facts.item(_fact(event, data, texts, by_event.get(event.id, [])))
+    else:
+        _para(document, texts["facts_no_events"])
+    cited = {n for numbers in by_event.values() for n in numbers}
+    uncited = [x.number for x in data.exhibits if x.number not in cited]
+    if uncited:
+        _para(document, f"Sont également produites les {cite(uncited)[1:-1]}.")
+    if data.days_without_rights:
+        _para(document, texts["facts_rights"].format(jours=data.days_without_rights))
+
+    # II. Discussion
+    _heading(document, texts["discussion_heading"], 1)
+    _para(document, texts["discussion_intro"])
+    _heading(document, texts["urgence_heading"], 2)
+    _para(document, texts["urgence_renewal"] if case.demarche == "RENOUV" else texts["urgence_other"])
+    if data.days_without_rights:
+        _para(document, texts["urgence_rights"].format(jours=data.days_without_rights))
+    if case.consequences:
+        names = ", ".join(_lower_first(labels.get("consequence", {}).get(c, c)) for c in case.consequences)
+        _para(document, texts["urgence_consequences"].format(consequences=names))
+    _para(document, texts["urgence_placeholder"])
+
+    _heading(document, texts["utilite_heading"], 2)
+    _para(document, texts["utilite_intro"])
+    steps = []
+    for remedy in REMEDIES:
+        events = [e for e in case.events if e.type == remedy]
+        if events:
+            dates = ", ".join(f"le {date_long(e.date)}" for e in events)
+            numbers = sorted({n for e in events for n in by_event.get(e.id, [])})
+            steps.append(f"{_lower_first(REMEDY_LABELS[remedy].split(' (')[0])} ({dates})"
+                         + (f" {cite(numbers)}" if numbers else ""))
+    _para(document, texts["utilite_steps"].format(demarches=" ; ".join(steps)) if steps else texts["utilite_none"])
+    _para(document, texts["utilite_law"])
+    _para(document, texts["utilite_placeholder"])
+
+    _heading(document, texts["obstacle_heading"], 2)
+    _para(document, texts["obstacle_text"])
+    _para(document, texts["obstacle_placeholder"])
+
+    # Par ces motifs
+    _heading(document, texts["motifs_heading"], 1)
+    _para(document, texts["motifs_intro"])
+    motifs = _NumberedList(document)
+    for item in texts["motifs"]:
+        motifs.item(item.format(prefet=data.prefet))
+    _para(document, texts["signature"].format(date=date_long(today)), align=WD_ALIGN_PARAGRAPH.RIGHT)
+    _para(document, texts["signature_counsel"], align=WD_ALIGN_PARAGRAPH.RIGHT)
+
+    # Bordereau and annexes
+    _bordereau(document, data.exhibits, texts, page_break=True)
+    if data.exhibits:
+        _annexes(document, data.exhibits, texts)
+    return _save(document)
+
+
+def _bordereau(document, exhibits: list[ExhibitRow], texts: dict, *, page_break: bool) -> None:
+    _heading(document, texts["bordereau_heading"], 1, page_break=page_break)
+    if not exhibits:
+        _para(document, texts["bordereau_empty"])
+        return
+    natures = texts["natures"]
+    rows = []
+    for x in exhibits:
+        label = exhibit_label(x, natures)
+        if x.path is None:
+            label += " (fichier manquant)"
+        rows.append([f"Pièce n° {x.number}", label])
+    _table(document, ["N°", "Pièce"], rows, widths=[2.6, 14])
+
+
+def _annexes(document, exhibits: list[ExhibitRow], texts: dict) -> None:
+    natures = texts["natures"]
+    _heading(document, texts["annexes_heading"], 1, page_break=True)
+    for x in exhibits:
+        if x.path is None:
+            _para(document, texts["annex_missing"].format(numero=x.number, sha256=x.sha256))
+        elif not x.is_image:
+            _para(document, texts["annex_not_image"].format(numero=x.number, nature=exhibit_nature(x, natures)))
+    section = document.sections[-1]
+    max_width = Emu(section.page_width - section.left_margin - section.right_margin)
+    max_height = Emu(section.page_height - section.top_margin - section.bottom_margin - CAPTION_ALLOWANCE)
+    first = True
+    for x in exhibits:
+        if x.path is None or not x.is_image:
+            continue
+        picture = _picture_source(x.path)
+        if picture is None:
+            _para(document, texts["annex_missing"].format(numero=x.number, sha256=x.sha256), page_break=not first)
+            first = False
+            continue
+        stream, (width_px, height_px) = picture
+        ratio = height_px / width_px
+        width = min(max_width, int(max_height / ratio))
+        heading = _heading(document, f"Pièce n° {x.number}", 2, page_break=not first)
+        heading.paragraph_format.keep_with_next = True
+        first = False
+        paragraph = document.add_paragraph()
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        paragraph.paragraph_format.keep_with_next = True
+        paragraph.add_run().add_picture(stream, width=Emu(width), height=Emu(int(width * ratio)))
+        caption = _para(document, texts["annex_caption"].format(numero=x.number, label=exhibit_label(x, natures),
+                                                                sha256=x.sha256), "Caption")
+        caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+
+def _picture_source(path: Path):
+    """(stream or path, (width, height)) ready for Word, or None when the image is unreadable.
+
+    Originals stay untouched: a copy is converted when Word cannot show the format (HEIC,
+    WebP) or when the photo carries an EXIF rotation Word would ignore."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover - optional format
+        pass
+    try:
+        with Image.open(path) as image:
+            size = image.size
+            orientation = image.getexif().get(0x0112, 1) if image.format in {"JPEG", "TIFF", "HEIF"} else 1
+            if image.format in WORD_IMAGE_FORMATS and orientation in (1, None):
+                return str(path), size
+            converted = ImageOps.exif_transpose(image)
+            if converted.mode not in ("RGB", "RGBA", "L"):
+                converted = converted.convert("RGBA")
+            buffer = io.BytesIO()
+            converted.save(buffer, format="PNG")
+            buffer.seek(0)
+            return buffer, converted.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def build_bordereau(reference: str, exhibits: list[ExhibitRow], *, texts: dict, today: date) -> bytes:
+    """The bordereau alone (for the Télérecours zip)."""
+    document = _new_document(None)
+    _para(document, texts["bordereau_heading"], "Title", align=WD_ALIGN_PARAGRAPH.CENTER)
+    _para(document, f"Dossier {reference} – établi le {date_long(today)}", align=WD_ALIGN_PARAGRAPH.CENTER)
+    _bordereau(document, exhibits, texts, page_break=False)
+    return _save(document)
+
+
+# --- the collective dossier -------------------------------------------------------------------
+
+@dataclass
+class DossierCase:
+    """One line of the anonymised case table."""
+
+    pseudonym: str
+    departement: str
+    demarche: str
+    titre: str
+    blocage: str
+    onset_month: str
+    days_blocked: int
+    days_without_rights: int | None
+    remedies: str
+    outcome: str
+
+
+def format_value(value, header: str) -> str:
+    if value is None:
+        return "—"
+    if header == "Part" and isinstance(value, float):
+        return f"{value * 100:.1f}".replace(".", ",") + "\u00a0%"
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.1f}".replace(".", ",")
+    return str(value)
+
+
+def build_dossier(summary: Summary, cases: list[DossierCase], charts: list[tuple[str, bytes]], *,
+                  org_name: str, generated_at: datetime, filters: list[str], total_cases: int) -> bytes:
+    """The aggregated, anonymised dossier for a collective filing, as .docx bytes."""
+    document = _new_document(None)
+    _para(document, "Dossier collectif : blocages de l'ANEF", "Title", align=WD_ALIGN_PARAGRAPH.CENTER)
+    _para(document, f"{org_name} – données anonymisées – établi le {datetime_fr(generated_at)}",
+          align=WD_ALIGN_PARAGRAPH.CENTER)
+    _para(document, "Filtres : " + ("; ".join(filters) if filters else "aucun (tous les dossiers de l'association)"))
+
+    _heading(document, "Chiffres clés", 1)
+    for label, value in summary.figures:
+        _para(document, f"{label} : {value}", "List Bullet" if "List Bullet" in
+              {s.name for s in document.styles} else None)
+
+    _heading(document, "Méthode", 1)
+    _para(document, "Chaque dossier est ouvert par un·e bénévole de l'association avec la personne concernée ; "
+                    "la chronologie enregistre les tentatives, les erreurs, les démarches et leurs suites, avec "
+                    "les pièces (captures d'écran, courriers). Les chiffres ci-dessous sont calculés à partir de "
+                    "ces chronologies. Aucune donnée nominative ne figure dans ce document : chaque dossier est "
+                    "désigné par un pseudonyme stable.")
+    for sentence in summary.method:
+        _para(document, sentence)
+
+    _heading(document, "Comparaison avec le taux officiel de 0,4 %", 1)
+    for sentence in summary.comparison:
+        _para(document, sentence)
+
+    _heading(document, "Statistiques", 1)
+    for table in summary.tables:
+        _heading(document, table.title, 2)
+        if not table.rows:
+            _para(document, "Aucune donnée.")
+            continue
+        _table(document, table.headers, ([format_value(v, h) for h, v in zip(table.headers, row, strict=False)]
+                                         for row in table.rows))
+
+    if charts:
+        _heading(document, "Graphiques", 1)
+        section = document.sections[-1]
+        width = Emu(section.page_width - section.left_margin - section.right_margin)
+        for title, png in charts:
+            _heading(document, title, 2)
+            paragraph = document.add_paragraph()
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            paragraph.add_run().add_picture(io.BytesIO(png), width=width)
+
+    # The case table is wide: a landscape section.
+    section = document.add_section()
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = section.page_height, section.page_width
+    _heading(document, "Tableau des dossiers (anonymisé)", 1)
+    if total_cases > len(cases):
+        _para(document, f"Les {len(cases)} premiers dossiers sur {total_cases} figurent ci-dessous ; "
+                        "le classeur Excel anonymisé les contient tous.")
+    if cases:
+        headers = ["Pseudonyme", "Dép.", "Démarche", "Titre", "Blocage", "Début", "Jours bloqués",
+                   "Jours sans droits", "Démarches tentées", "Issue"]
+        table = _table(document, headers, ([c.pseudonym, c.departement, c.demarche, c.titre, c.blocage,
+                                            c.onset_month, str(c.days_blocked),
+                                            "—" if c.days_without_rights is None else str(c.days_without_rights),
+                                            c.remedies, c.outcome] for c in cases))
+        for row in table.rows:
+            for cell in row.cells:
+                for paragraph in cell.paragraphs:
+                    for run in paragraph.runs:
+                        run.font.size = Pt(8)
+    else:
+        _para(document, "Aucun dossier ne correspond aux filtres.")
+    _para(document, "Document établi à partir de données anonymisées ; reproduction autorisée avec mention de la source.",
+          "Caption").runs[0].font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+    return _save(document)

@@ -1,0 +1,296 @@
+"""What the exports do: select, build the bytes, record who exported what (audit), return a file.
+
+Shared by the web views and the `flask exports …` commands. Every service takes an explicit
+actor (None for the command line, which acts as the installation) and leaves the commit to
+the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from app.audit import services as audit
+from app.cases import deadlines
+from app.cases.models import Case
+from app.cases.services import CaseFilters, filter_conditions
+from app.core import departements
+from app.core.clock import today as clock_today, utcnow
+from app.exports import rows as rows_mod
+from app.exports.bundle import build_bundle
+from app.exports.docx import (BriefInput, DossierCase, build_bordereau, build_brief, build_dossier,
+                              validate_template)
+from app.exports.summary import REMEDIES, Summary, SummaryBuilder, case_stats
+from app.exports.text import ascii_slug
+from app.exports.xlsx import write_workbook
+from app.extensions import db
+
+BRIEF_DATA = Path(__file__).resolve().parent.parent / "data" / "brief.json"
+MAX_TEMPLATE_BYTES = 5 * 1024 * 1024
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class ExportFile:
+    content: bytes
+    filename: str
+    mimetype: str
+    sha256: str
+    rows: int
+
+
+class TemplateRefused(ValueError):
+    """The uploaded base document cannot be used (French reason)."""
+
+
+def _file(content: bytes, filename: str, mimetype: str, rows: int) -> ExportFile:
+    return ExportFile(content, filename, mimetype, hashlib.sha256(content).hexdigest(), rows)
+
+
+def brief_texts() -> dict:
+    """Boilerplate and legal references, read at each export so a lawyer's correction applies at once."""
+    return json.loads(BRIEF_DATA.read_text(encoding="utf-8"))
+
+
+def _rules() -> deadlines.Rules:
+    return deadlines.Rules.from_config(current_app.config)
+
+
+def _key() -> bytes:
+    return rows_mod.pseudonym_key(current_app.config["SECRET_KEY"])
+
+
+def locate_exhibit(sha256: str) -> Path | None:
+    """Path of the exhibit's bytes, or None when the file is missing from the store."""
+    try:
+        from app.evidence.storage import StoreError, store
+
+        try:
+            path = store().path_for(sha256)
+        except StoreError:
+            return None
+    except ImportError:  # pragma: no cover - before the evidence store existed
+        root = Path(current_app.config["EXHIBIT_DIR"])
+        path = root / sha256[:2] / sha256[2:4] / sha256
+    return path if path.is_file() else None
+
+
+def _audit_detail(filters: CaseFilters | None, q: str, source: str) -> dict:
+    """Which filters were used; the search text is never recorded (it may be a name)."""
+    detail: dict = {"source": source}
+    if filters is not None:
+        detail["filters"] = {k: (v.isoformat() if isinstance(v, date) else v)
+                             for k, v in asdict(filters).items() if v}
+        if q:
+            detail["filters"]["q"] = True
+    return detail
+
+
+def describe_filters(filters: CaseFilters, q: str, labels: dict) -> list[str]:
+    """French description of the filters for the file itself (search text left out: it may be a name)."""
+    out = []
+    if filters.prefecture:
+        dep = departements.get(filters.prefecture)
+        out.append(f"préfecture {dep.label if dep else filters.prefecture}")
+    if filters.code:
+        out.append(f"blocage {labels.get('blocage', {}).get(filters.code, filters.code)}")
+    if filters.status:
+        out.append(f"statut {labels.get('statut', {}).get(filters.status, filters.status)}")
+    if filters.demarche:
+        out.append(f"démarche {labels.get('demarche', {}).get(filters.demarche, filters.demarche)}")
+    if filters.date_from:
+        out.append(f"ouverts depuis le {filters.date_from.strftime('%d/%m/%Y')}")
+    if filters.date_to:
+        out.append(f"ouverts jusqu'au {filters.date_to.strftime('%d/%m/%Y')}")
+    if q:
+        out.append("recherche plein texte")
+    return out
+
+
+def selected_ids(org_id: int, filters: CaseFilters, q: str = "") -> list[int]:
+    """Ids of the association's cases matching the search parameters, in creation order."""
+    conditions = filter_conditions(org_id, filters)
+    if q:
+        conditions.append(Case.id.in_(_text_matches(org_id, q, filters)))
+    return rows_mod.case_ids(conditions)
+
+
+def _text_matches(org_id: int, q: str, filters: CaseFilters) -> list[int]:
+    try:
+        from app.search.services import matching_case_ids
+    except ImportError:
+        matching_case_ids = None
+    if matching_case_ids is not None:
+        return list(matching_case_ids(org_id, q, filters))
+    # Until the full-text index answers: reference or narrative containing the text.
+    like = f"%{q.strip()[:200]}%"
+    return list(db.session.scalars(select(Case.id).where(
+        Case.org_id == org_id, or_(Case.reference.ilike(like), Case.narrative.ilike(like)))))
+
+
+# --- brief and Télérecours zip ----------------------------------------------------------------
+
+def _brief_input(case: Case, today: date) -> BriefInput:
+    row = next(rows_mod.iter_case_rows([case.id], identified=True, key=_key()))
+    exhibits = rows_mod.exhibit_rows(case.id, locate_exhibit)
+    dep = departements.get(case.prefecture)
+    facts = deadlines.CaseFacts(status=row.status, titre_expiry=row.titre_expiry,
+                                events=tuple(deadlines.TimelineFact(e.date, e.type) for e in row.events))
+    return BriefInput(
+        case=row, exhibits=exhibits, labels=rows_mod.labels_for(case.org_id),
+        tribunal=dep.tribunal_administratif if dep else "[À COMPLÉTER : tribunal]",
+        prefet=dep.prefet if dep else "préfet [À COMPLÉTER]",
+        days_without_rights=deadlines.days_without_rights(facts, today, _rules()),
+    )
+
+
+def template_path(org) -> Path:
+    return Path(current_app.config["TEMPLATE_DIR"]) / f"{ascii_slug(org.slug, 64) or org.id}.docx"
+
+
+def org_template(org) -> bytes | None:
+    path = template_path(org)
+    return path.read_bytes() if path.is_file() else None
+
+
+def save_template(org, content: bytes, actor) -> None:
+    """Keep the association's base document for its briefs. Raises TemplateRefused."""
+    if not content:
+        raise TemplateRefused("fichier vide.")
+    if len(content) > MAX_TEMPLATE_BYTES:
+        raise TemplateRefused(f"fichier trop volumineux (maximum {MAX_TEMPLATE_BYTES // (1024 * 1024)} Mo).")
+    reason = validate_template(content)
+    if reason:
+        raise TemplateRefused(reason)
+    path = template_path(org)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+    os.replace(temp, path)
+    audit.record("export.template", actor=actor, org_id=org.id, sha256=hashlib.sha256(content).hexdigest(),
+                 size=len(content))
+
+
+def remove_template(org, actor) -> bool:
+    path = template_path(org)
+    if not path.is_file():
+        return False
+    path.unlink()
+    audit.record("export.template_removed", actor=actor, org_id=org.id)
+    return True
+
+
+def export_brief(case: Case, org, actor, *, source: str = "web", today: date | None = None) -> ExportFile:
+    """The Word brief of one case (already loaded with the organisation check)."""
+    today = today or clock_today()
+    data = _brief_input(case, today)
+    content = build_brief(data, texts=brief_texts(), today=today, template=org_template(org))
+    result = _file(content, f"refere_{ascii_slug(case.reference, 40) or case.id}.docx", DOCX, len(data.exhibits))
+    audit.record("export.brief", actor=actor, obj=case, org_id=case.org_id, sha256=result.sha256,
+                 rows=len(data.case.events), exhibits=len(data.exhibits), source=source)
+    return result
+
+
+def export_exhibits_zip(case: Case, actor, *, source: str = "web", today: date | None = None) -> ExportFile:
+    """The pièces named for Télérecours, the bordereau and a manifest, as a zip."""
+    today = today or clock_today()
+    texts = brief_texts()
+    exhibits = rows_mod.exhibit_rows(case.id, locate_exhibit)
+    bordereau = build_bordereau(case.reference, exhibits, texts=texts, today=today)
+    content, included = build_bundle(exhibits, bordereau, natures=texts["natures"], today=today)
+    result = _file(content, f"pieces_{ascii_slug(case.reference, 40) or case.id}.zip", "application/zip",
+                   len(included))
+    _custody_exported(case.id, result.sha256, actor)
+    audit.record("export.exhibits_zip", actor=actor, obj=case, org_id=case.org_id, sha256=result.sha256,
+                 rows=len(included), missing=len(exhibits) - len(included), source=source)
+    return result
+
+
+def _custody_exported(case_id: int, sha256: str, actor) -> None:
+    try:
+        from app.evidence.services import record_custody
+    except ImportError:  # pragma: no cover - before the evidence services existed
+        return
+    from app.evidence.models import Exhibit
+
+    for exhibit in db.session.scalars(select(Exhibit).where(Exhibit.case_id == case_id,
+                                                            Exhibit.withdrawn_at.is_(None))):
+        record_custody(exhibit, "exported", actor, detail=f"zip Télérecours sha256 {sha256}")
+
+
+# --- workbook, dossier, dashboard ------------------------------------------------------------
+
+def refuse_identified(actor, org_id: int, filters: CaseFilters, q: str, *, kind: str = "xlsx") -> None:
+    """A role without identities asked for them: leave a trace (the caller answers 403)."""
+    audit.record("export.refused", actor=actor, org_id=org_id, kind=kind, identified=True,
+                 **_audit_detail(filters, q, "web"))
+
+
+def export_workbook(org, actor, filters: CaseFilters, q: str = "", *, identified: bool = False,
+                    source: str = "web", now: datetime | None = None) -> ExportFile:
+    """The coordinators' workbook of the selected cases (anonymised unless identified)."""
+    now = now or utcnow()
+    labels = rows_mod.labels_for(org.id)
+    ids = selected_ids(org.id, filters, q)
+    result = write_workbook(
+        rows_mod.iter_case_rows(ids, identified=identified, key=_key()), identified=identified, labels=labels,
+        today=now.date(), rules=_rules(), generated_at=now, filters=describe_filters(filters, q, labels),
+        official=brief_texts().get("official"))
+    suffix = "identifie" if identified else "anonymise"
+    export = _file(result.content, f"dossiers_{ascii_slug(org.slug, 30)}_{suffix}_{now:%Y-%m-%d}.xlsx", XLSX,
+                   result.cases)
+    audit.record("export.xlsx", actor=actor, org_id=org.id, sha256=export.sha256, rows=result.cases,
+                 events=result.events, identified=identified, **_audit_detail(filters, q, source))
+    return export
+
+
+def summary_for(org_id: int, filters: CaseFilters, q: str = "", *, today: date | None = None,
+                keep_cases: int = 0) -> tuple[Summary, list[DossierCase]]:
+    """The Synthèse of the selected cases (anonymised rows only) and, if asked, the first
+    `keep_cases` lines of the anonymised case table."""
+    today = today or clock_today()
+    labels = rows_mod.labels_for(org_id)
+    builder = SummaryBuilder(labels, brief_texts().get("official"))
+    rules = _rules()
+    table: list[DossierCase] = []
+    for row in rows_mod.iter_case_rows(selected_ids(org_id, filters, q), identified=False, key=_key()):
+        stats = case_stats(row, today, rules)
+        builder.add(stats)
+        if len(table) < keep_cases:
+            primary = row.blocages[0] if row.blocages else ""
+            outcome = "résolu" if stats.resolved else labels.get("statut", {}).get(row.status, row.status).lower()
+            if stats.refere:
+                outcome += " ; référé " + ("gagné" if stats.refere_won else "déposé")
+            table.append(DossierCase(
+                row.pseudonym, row.prefecture, labels.get("demarche", {}).get(row.demarche, row.demarche),
+                stats.titre, primary, stats.onset_month, stats.days_blocked, stats.days_without_rights,
+                ", ".join(code for code in REMEDIES if code in stats.tried) or "—", outcome))
+    return builder.result(), table
+
+
+def export_dossier(org, actor, filters: CaseFilters, q: str = "", *, source: str = "web",
+                   now: datetime | None = None) -> ExportFile:
+    """The aggregated, anonymised Word dossier."""
+    from app.exports.charts import png_charts
+    from app.exports.docx import DOSSIER_TABLE_LIMIT
+
+    now = now or utcnow()
+    summary, table = summary_for(org.id, filters, q, today=now.date(), keep_cases=DOSSIER_TABLE_LIMIT)
+    labels = rows_mod.labels_for(org.id)
+    content = build_dossier(summary, table, png_charts(summary), org_name=org.name, generated_at=now,
+                            filters=describe_filters(filters, q, labels), total_cases=summary.total)
+    export = _file(content, f"dossier_collectif_{ascii_slug(org.slug, 30)}_{now:%Y-%m-%d}.docx", DOCX,
+                   summary.total)
+    audit.record("export.dossier", actor=actor, org_id=org.id, sha256=export.sha256, rows=summary.total,
+                 **_audit_detail(filters, q, source))
+    return export
