@@ -191,6 +191,8 @@ def _check_image(data: bytes, result: Inspection) -> None:
                     raise Refused(f"L'image annonce {width} × {height} pixels : c'est au-delà de la limite "
                                   f"({MAX_IMAGE_PIXELS // 1_000_000} millions de pixels), elle est refusée.")
                 img.load()
+                if result.mime == "image/png" and b"IEND" not in data:
+                    raise OSError("truncated: no IEND chunk")
                 result.width, result.height = width, height
                 result.exif_taken_at = _exif_date(img)
     except Refused:
