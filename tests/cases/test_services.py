@@ -139,10 +139,14 @@ def test_urgency_stored_and_refreshed_without_bumping_version(db, org, volunteer
     assert refreshed.urgency == 3 and refreshed.version == version
 
 
-def test_changes_enqueue_the_search_index(db, org, volunteer):
-    case = factories.case(org, volunteer)
-    factories.event(case, actor=volunteer)
-    assert db.session.scalar(select(func.count(IndexOutbox.id)).where(IndexOutbox.case_id == case.id)) >= 1
+def test_changes_enqueue_the_search_index_in_the_same_transaction(db, org, volunteer):
+    case = services.create_case(org, valid_input(), volunteer)
+    services.add_event(case, EventInput(date(2025, 1, 2), "TENTATIVE"), volunteer)
+    db.session.flush()
+    # Before commit, the outbox rows exist in the transaction (and vanish with a rollback).
+    assert db.session.scalar(select(func.count(IndexOutbox.id)).where(IndexOutbox.case_id == case.id)) == 2
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(IndexOutbox.id))) == 0
 
 
 def test_compute_dates_sentences(app, db, org, volunteer):
