@@ -1,12 +1,13 @@
 """A separate process that keeps writing cases, events and exhibits until told to stop.
 
 Run as `python -m tests.backup.writer SLUG STOP_FILE` with DATA_DIR and DATABASE_URL set;
-prints the number of committed cases after each commit, so the test can follow it.
+prints the number of committed cases and the time after each commit, so the test can follow it.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def main(slug: str, stop_file: str, limit: int = 5000) -> None:
                                    extension="txt", original_name=f"piece-{number}.txt", added_at=utcnow(),
                                    withdrawn_reason="", ocr_status="none"))
             db.session.commit()
-            print(number, flush=True)
+            print(number, time.time(), flush=True)
 
 
 if __name__ == "__main__":
