@@ -27,15 +27,16 @@ def init_app(app: Flask) -> None:
         seen = session.get("seen_at")
         idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
         lifetime = timedelta(hours=app.config["SESSION_MAX_HOURS"])
-        if (started and now - datetime.fromisoformat(started) > lifetime) or (
-            seen and now - datetime.fromisoformat(seen) > idle
+        # A session without its timestamps (never set by /login) is not trusted either.
+        if not started or not seen or now - datetime.fromisoformat(started) > lifetime or (
+            now - datetime.fromisoformat(seen) > idle
         ):
             logout_user()
             session.clear()
             session["expired"] = True
             return None
         # Write at most once a minute so static files don't churn the cookie.
-        if not seen or now - datetime.fromisoformat(seen) > timedelta(minutes=1):
+        if now - datetime.fromisoformat(seen) > timedelta(minutes=1):
             session["seen_at"] = now.isoformat()
         return None
 

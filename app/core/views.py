@@ -13,7 +13,7 @@ from app.extensions import db
 bp = Blueprint("core", __name__)
 
 # Views reachable without logging in; every other endpoint requires a session.
-PUBLIC_ENDPOINTS = {"core.healthz", "auth.login", "static", "core.notice"}
+PUBLIC_ENDPOINTS = {"core.healthz", "auth.login", "static", "privacy.notice"}
 
 
 @bp.route("/")
