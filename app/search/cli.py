@@ -1,7 +1,57 @@
 """`flask search …` commands."""
 
+from __future__ import annotations
+
+import json
+
+import click
 from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.auth.models import Organisation
+from app.extensions import db
+from app.search import services
 
 search_cli = AppGroup("search", help="Index de recherche.")
 
 cli_groups = [search_cli]
+
+
+@search_cli.command("reindex")
+def reindex() -> None:
+    """Reconstruit l'index à partir de la base de données."""
+    count = services.rebuild_index(wait=True)
+    click.echo(f"Index reconstruit : {count} dossier{'s' if count > 1 else ''}.")
+
+
+@search_cli.command("query")
+@click.argument("text")
+@click.option("--org", "slug", required=True, help="Identifiant (slug) de l'association.")
+@click.option("--json", "as_json", is_flag=True, help="Sortie JSON : une liste d'objets, le meilleur d'abord.")
+@click.option("--per-page", default=20, show_default=True, help="Nombre de résultats.")
+@click.pass_context
+def query(ctx, text: str, slug: str, as_json: bool, per_page: int) -> None:
+    """Ce que la page de recherche montrerait à l'association : les références, la meilleure d'abord."""
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if org is None:
+        click.echo(f"Association inconnue : « {slug} ».", err=True)
+        ctx.exit(1)
+    services.ensure_index(background=False)
+    results = services.search(org.id, text, None, identity=True, per_page=max(1, min(per_page, 500)))
+    if results.unavailable:
+        click.echo(results.hint, err=True)
+        ctx.exit(1)
+    if as_json:
+        click.echo(json.dumps([
+            {"reference": h.reference, "case_id": h.case_id, "score": h.score,
+             "excerpts": [e.html.striptags() for e in h.excerpts]}
+            for h in results.hits], ensure_ascii=False, indent=2))
+        return
+    if results.hint:
+        click.echo(results.hint, err=True)
+    if results.notice:
+        click.echo(results.notice, err=True)
+    click.echo(f"{results.total} dossier{'s' if results.total > 1 else ''}.")
+    for hit in results.hits:
+        excerpt = hit.excerpts[0].html.striptags() if hit.excerpts else ""
+        click.echo(f"{hit.reference}\t{hit.score if hit.score is not None else ''}\t{excerpt}")
