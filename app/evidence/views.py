@@ -168,7 +168,9 @@ def picture(exhibit_id: int, variant: str):
     path = thumbnails.get(exhibit.sha256, exhibit.mime, variant)
     if path is None:
         abort(404)
-    return _sandboxed(send_file(path, mimetype="image/png", etag=f"{exhibit.sha256}-{variant}", max_age=0))
+    # Small files: read at once, so no file handle outlives the request.
+    return _sandboxed(send_file(io.BytesIO(path.read_bytes()), mimetype="image/png",
+                                etag=f"{exhibit.sha256}-{variant}", max_age=0))
 
 
 @bp.route("/exhibits/<int:exhibit_id>/fiche")
