@@ -164,9 +164,19 @@ def _runs(paragraph, text: str, *, bold: bool = False) -> None:
             run.bold = True
 
 
+def _style_id(document, name: str) -> str:
+    """Style id by UI name, cached on the document: python-docx scans every style per lookup."""
+    cache = document.__dict__.setdefault("_constat_style_ids", {})
+    if name not in cache:
+        cache[name] = document.styles[name].style_id
+    return cache[name]
+
+
 def _para(document, text: str = "", style: str | None = None, *, bold: bool = False,
           align=None, page_break: bool = False):
-    paragraph = document.add_paragraph(style=style)
+    paragraph = document.add_paragraph()
+    if style:
+        paragraph._p.style = _style_id(document, style)
     if text:
         _runs(paragraph, text, bold=bold)
     if align is not None:
@@ -203,7 +213,8 @@ class _NumberedList:
 
     def item(self, text: str):
         self.count += 1
-        paragraph = self.document.add_paragraph(style="List Number")
+        paragraph = self.document.add_paragraph()
+        paragraph._p.style = _style_id(self.document, "List Number")
         if self.num_id is not None:
             numpr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
             numpr.get_or_add_ilvl().val = 0

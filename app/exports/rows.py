@@ -198,8 +198,11 @@ def iter_case_rows(ids: list[int], *, identified: bool, key: bytes, batch: int =
 
 def exhibit_rows(case_id: int, locate: Callable[[str], Path | None]) -> list[ExhibitRow]:
     """The case's current exhibits (withdrawn ones left out), numbered 1…n in pièce order."""
-    exhibits = db.session.scalars(
-        select(Exhibit).where(Exhibit.case_id == case_id, Exhibit.withdrawn_at.is_(None))
+    # Plain columns: the ORM objects would also load every exhibit's OCR text.
+    exhibits = db.session.execute(
+        select(Exhibit.number, Exhibit.sha256, Exhibit.mime, Exhibit.extension, Exhibit.original_name,
+               Exhibit.description, Exhibit.captured_at, Exhibit.added_at, Exhibit.event_id)
+        .where(Exhibit.case_id == case_id, Exhibit.withdrawn_at.is_(None))
         .order_by(Exhibit.number, Exhibit.id)).all()
     return [ExhibitRow(number=i, stored_number=x.number, sha256=x.sha256, mime=x.mime or "",
                        extension=(x.extension or "").lstrip("."), original_name=x.original_name or "",

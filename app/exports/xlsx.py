@@ -58,6 +58,8 @@ class WorkbookResult:
 
 def text(value: object) -> str:
     """Every text cell: XML-safe, within Excel's cell limit, neutralised against formulas."""
+    if not value:
+        return ""
     cleaned = xml_safe(value)
     if len(cleaned) > EXCEL_CELL_LIMIT - 1:
         cleaned = cleaned[:EXCEL_CELL_LIMIT - 1]

@@ -1,0 +1,224 @@
+"""Benchmark of the exports: the workbook of N cases (query + summary + sheets) against xlsxwriter
+constant-memory writing the same rows, and a brief with 40 distinct screenshots.
+
+    .venv/bin/python bench/exports.py                 # 10,000 cases
+    .venv/bin/python bench/exports.py --cases 100000  # memory stays flat (takes a few minutes)
+
+Times are wall-clock medians; peak memory is measured in a separate run under tracemalloc
+(which slows Python down), so the two never disturb each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import random
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import create_app  # noqa: E402
+from app.config import testing_config  # noqa: E402
+from app.extensions import db  # noqa: E402
+
+EVENT_TYPES = ["TENTATIVE", "ERREUR", "CCC", "PAN", "PREF", "SUBST", "API", "TITRE-EXP", "REFERE", "ORDONNANCE"]
+BLOCAGES = ["ACC-AUTH", "DEP-TITRE", "DEP-ERREUR", "RDV", "INSTR-SILENCE", "API-ABS", "API-RENOUV", "CARTE"]
+
+
+def seed(org_id: int, count: int, events_per_case: int = 5) -> None:
+    """Bulk-insert realistic cases straight into the tables (the services would take minutes)."""
+    from app.cases.models import Case, CaseCode, Event, Person
+
+    rng = random.Random(42)
+    base = date(2024, 1, 1)
+    batch = 5000
+    for start in range(0, count, batch):
+        persons, cases, codes, events = [], [], [], []
+        for i in range(start, min(count, start + batch)):
+            persons.append({"id": i + 1, "org_id": org_id, "last_name": f"Nom{i}", "first_name": f"Prénom{i}",
+                            "birth_date": date(1970 + i % 30, 1 + i % 12, 1 + i % 28), "nationality": "malienne",
+                            "numero_etranger": f"{i:010d}", "phone": "0600000000", "email": f"p{i}@example.org",
+                            "address": "1 rue de la République, Lyon", "language": "fr"})
+            opened = base + timedelta(days=rng.randrange(0, 600))
+            cases.append({"id": i + 1, "org_id": org_id, "reference": f"BEN-{opened.year}-{i:06d}",
+                          "person_id": i + 1, "prefecture": rng.choice(["69", "75", "13", "93", "2A", "974"]),
+                          "demarche": rng.choice(["PREMIERE", "RENOUV", "CHGT-STATUT"]),
+                          "titre_actuel": "salarié", "titre_expiry": opened + timedelta(days=rng.randrange(-90, 90)),
+                          "anef_number": f"ANEF{i:08d}", "status": rng.choice(["OUVERT", "EN-COURS", "RESOLU"]),
+                          "first_attempt": opened, "opened_on": opened, "urgency": 0, "version": 1,
+                          "narrative": "Tentatives répétées, message « une erreur technique est survenue ». " * 3,
+                          "titre_demande": "", "legal_hold": False,
+                          "created_at": datetime(2025, 1, 1), "updated_at": datetime(2025, 1, 1)})
+            for p, code in enumerate(rng.sample(BLOCAGES, 2)):
+                codes.append({"case_id": i + 1, "kind": "blocage", "code": code, "position": p})
+            codes.append({"case_id": i + 1, "kind": "consequence", "code": "EMPLOI", "position": 0})
+            for k in range(events_per_case):
+                events.append({"case_id": i + 1, "date": opened + timedelta(days=7 * k),
+                               "type": EVENT_TYPES[(i + k) % len(EVENT_TYPES)],
+                               "description": "Injonction au préfet" if k == 4 else "Capture jointe, ticket CCC.",
+                               "reference": "", "created_at": datetime(2025, 1, 1)})
+        db.session.execute(Person.__table__.insert(), persons)
+        db.session.execute(Case.__table__.insert(), cases)
+        db.session.execute(CaseCode.__table__.insert(), codes)
+        db.session.execute(Event.__table__.insert(), events)
+        db.session.commit()
+
+
+def timed(func, runs: int = 3) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        gc.collect()
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def peak_mb(func) -> float:
+    """Python-level peak (tracemalloc): misses lxml's and SQLite's C allocations."""
+    gc.collect()
+    tracemalloc.start()
+    func()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def rss_growth_mb(func) -> float:
+    """Peak resident memory added by func, C allocations included: run in a forked child and
+    compare its high-water mark with its size at the fork (Linux ru_maxrss is in KiB)."""
+    import os
+    import resource
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        gc.collect()
+        before = _current_rss_kib()
+        func()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        os.write(write_end, str(max(0, peak - before)).encode())
+        os._exit(0)
+    os.close(write_end)
+    data = os.read(read_end, 64)
+    os.waitpid(pid, 0)
+    return int(data or 0) / 1024
+
+
+def _current_rss_kib() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def xlsxwriter_same_rows(rows, events) -> bytes:
+    """xlsxwriter constant-memory writing the same Cas and Chronologie values (no query, no summary)."""
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False})
+    dates = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    for title, data in (("Cas", rows), ("Chronologie", events)):
+        sheet = workbook.add_worksheet(title)
+        sheet.freeze_panes(1, 0)
+        for r, values in enumerate(data):
+            for c, value in enumerate(values):
+                if isinstance(value, date):
+                    sheet.write_datetime(r, c, value, dates)
+                elif value is None:
+                    continue
+                else:
+                    sheet.write(r, c, value)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def materialise(workbook_bytes: bytes):
+    """The values openpyxl wrote, read back, so xlsxwriter writes exactly the same rows."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(workbook_bytes), read_only=True)
+    rows = [[v.date() if isinstance(v, datetime) else v for v in r] for r in wb["Cas"].iter_rows(values_only=True)]
+    events = [[v.date() if isinstance(v, datetime) else v for v in r]
+              for r in wb["Chronologie"].iter_rows(values_only=True)]
+    wb.close()
+    return rows, events
+
+
+def bench_brief(org, lawyer, screenshots: int) -> float:
+    from app.cases.services import CaseInput, create_case
+    from app.evidence.services import add_exhibit
+    from app.exports import services
+    from tests.exports.helpers import screenshot
+
+    case = create_case(org, CaseInput(prefecture="69", demarche="RENOUV", status="OUVERT", blocages=["API-ABS"],
+                                      last_name="Diallo", first_name="Awa", titre_expiry=date(2025, 1, 1)), lawyer)
+    for i in range(screenshots):
+        add_exhibit(case, screenshot(1000 + i), f"capture{i}.png", lawyer, captured_at=datetime(2025, 1, 1 + i % 28))
+    db.session.commit()
+    seconds, export = timed(lambda: services.export_brief(case, org, lawyer), runs=3)
+    db.session.rollback()
+    print(f"brief, {screenshots} distinct 1280x800 PNG: {seconds:.2f} s (median of 3), {len(export.content) / 1e6:.1f} MB")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--screenshots", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="constat-bench-"))
+    app = create_app(testing_config(data_dir))
+    with app.app_context():
+        from app.auth.services import create_organisation, create_user
+        from app.cases.services import CaseFilters
+        from app.exports import services
+        from tests.factories import load_reference_data
+
+        db.create_all()
+        load_reference_data()
+        org = create_organisation("bench", "Association bench", "BEN")
+        lawyer = create_user("avocat@bench.test", org, "lawyer", "correct horse battery staple bench")
+        db.session.commit()
+        start = time.perf_counter()
+        seed(org.id, args.cases)
+        print(f"seeded {args.cases} cases with 5 events each in {time.perf_counter() - start:.1f} s")
+
+        def openpyxl_export():
+            result = services.export_workbook(org, None, CaseFilters(), source="bench")
+            db.session.rollback()  # keep the audit journal out of the next run
+            return result
+
+        runs = args.runs if args.cases <= 20_000 else 1
+        seconds, export = timed(openpyxl_export, runs)
+        rows, events = materialise(export.content)
+        xw_seconds, _ = timed(lambda: xlsxwriter_same_rows(rows, events), runs)
+        print(f"workbook {args.cases} cases ({len(rows) - 1} Cas rows x {len(rows[0])} columns, "
+              f"{len(events) - 1} Chronologie rows, Synthèse + charts), DB query included: "
+              f"{seconds:.2f} s median; {len(export.content) / 1e6:.1f} MB file")
+        print(f"xlsxwriter constant_memory, same rows, no query/summary: {xw_seconds:.2f} s median; "
+              f"ratio {seconds / xw_seconds:.2f}x")
+        mem = peak_mb(openpyxl_export)
+        xw_mem = peak_mb(lambda: xlsxwriter_same_rows(rows, events))
+        rss = rss_growth_mb(openpyxl_export)
+        xw_rss = rss_growth_mb(lambda: xlsxwriter_same_rows(rows, events))
+        print(f"peak memory: workbook export {mem:.0f} MB tracemalloc / +{rss:.0f} MB RSS; xlsxwriter same rows "
+              f"{xw_mem:.0f} MB tracemalloc / +{xw_rss:.0f} MB RSS (its input rows already in memory, not counted)")
+        if args.screenshots:
+            bench_brief(org, lawyer, args.screenshots)
+
+
+if __name__ == "__main__":
+    main()
