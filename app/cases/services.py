@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from flask import abort
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import services as audit
 from app.cases import deadlines
@@ -224,7 +225,11 @@ def update_case(case: Case, data: CaseInput, actor, *, expected_version: int | N
         raise CaseValidationError(errors)
     changed = _apply(case, data)
     if changed:
-        db.session.flush()
+        try:
+            db.session.flush()
+        except StaleDataError:
+            # Saved by someone else between the check above and this write (version column).
+            raise StaleCaseError() from None
         refresh_urgency(case, today)
         enqueue_index(case.id)
         audit.record("case.update", actor=actor, obj=case, fields=sorted(changed))
