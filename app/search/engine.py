@@ -148,21 +148,34 @@ class IndexHolder:
     def cache(self) -> SearcherCache:
         """The cache of the current searcher, reopened if the index changed on disk."""
         with self._lock:
-            try:
-                ix = self._open()
-                generation = ix.latest_generation()
-                if self._searcher is None or self._searcher.reader().generation() != generation:
-                    toc = ix._read_toc()
-                    old = self._searcher.reader() if self._searcher is not None else None
-                    reader = fresh_reader(ix.storage, toc.schema, toc.segments, toc.generation, old)
-                    self._searcher = Searcher(reader, fromindex=ix)
-                    self._cache = SearcherCache(self._searcher)
-            except IndexUnavailable:
-                raise
-            except Exception as exc:  # corrupt or half-written index
+            if self._searcher is not None and self._ix is not None:
+                try:
+                    if self._ix.latest_generation() == self._searcher.reader().generation():
+                        return self._cache
+                except OSError:
+                    pass
+            failure = ""
+            with _quiet_leaks():
+                try:
+                    self._refresh()
+                except IndexUnavailable:
+                    raise
+                except Exception as exc:  # corrupt or half-written index
+                    failure = type(exc).__name__
+            if failure:
                 self.forget()
-                raise IndexUnavailable(type(exc).__name__) from exc
+                raise IndexUnavailable(failure)
             return self._cache
+
+    def _refresh(self) -> None:
+        ix = self._open()
+        generation = ix.latest_generation()
+        if self._searcher is None or self._searcher.reader().generation() != generation:
+            toc = ix._read_toc()
+            old = self._searcher.reader() if self._searcher is not None else None
+            reader = fresh_reader(ix.storage, toc.schema, toc.segments, toc.generation, old)
+            self._searcher = Searcher(reader, fromindex=ix)
+            self._cache = SearcherCache(self._searcher)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -228,26 +241,12 @@ class IndexHolder:
         """
         with self._lock:
             self.forget()
-            try:
-                ix = index.open_dir(str(self.path)) if index.exists_in(str(self.path)) else None
-                if ix is not None:
-                    current = ix.schema
-                    if sorted(current.names()) != sorted(schema().names()):
-                        ix = None
-                    else:
-                        ix._read_toc()  # noqa: SLF001 - raises on a corrupt table of contents
-                        ix.reader().close()
-            except Exception:
-                ix = None
+            ix = self._open_for_rebuild()
             if ix is None:
                 if self.path.exists():
                     shutil.rmtree(self.path)
                 self.path.mkdir(parents=True)
                 ix = index.create_in(str(self.path), schema())
-            try:
-                (self.path / VERSION_FILE).unlink()
-            except FileNotFoundError:
-                pass
         writer = ix.writer(timeout=timeout, delay=0.05, limitmb=256)
         count = 0
         try:
@@ -264,8 +263,37 @@ class IndexHolder:
         self.forget()
         return count
 
+    def _open_for_rebuild(self):
+        """The existing index if it opens with the current schema, else None."""
+        with _quiet_leaks():
+            try:
+                if not index.exists_in(str(self.path)):
+                    return None
+                ix = index.open_dir(str(self.path))
+                if sorted(ix.schema.names()) != sorted(schema().names()):
+                    return None
+                ix.reader().close()  # raises on missing or unreadable segments
+                return ix
+            except Exception:
+                return None
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.glob("*") if p.is_file())
+
+
+@contextmanager
+def _quiet_leaks():
+    """whoosh leaves files open when it fails to read a corrupt index: close them on the way
+    out without a ResourceWarning per file (only used when (re)opening, not per search)."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            yield
+        finally:
+            gc.collect()
 
 
 def fresh_reader(storage, schema_, segments, generation, old=None):
