@@ -91,6 +91,12 @@ def evidence_verify():
         where = ", ".join(f"{ref} pièce n° {n}" for ref, n in problem.exhibits) or problem.detail
         extra = f" ({problem.detail})" if problem.detail and problem.exhibits else ""
         click.echo(f"- {labels[problem.kind]} : {problem.sha256} — {where}{extra}", err=True)
+    from app.evidence.storage import store
+
+    strays = sum(1 for _ in store().iter_strays())
+    if strays:
+        # Leftovers of interrupted writes: never exhibits, so they do not fail the check.
+        click.echo(f"Note : {strays} fichier(s) temporaire(s) ou étranger(s) dans le dépôt (écritures interrompues).")
     mb = report.bytes / (1024 * 1024)
     summary = (f"{report.checked} fichier(s) vérifié(s), {mb:.1f} Mo en {elapsed:.1f} s ; "
                f"{len(report.missing)} manquant(s), {len(report.altered)} altéré(s), "

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from app.audit import services as audit
 from app.cases.models import Case, Event
@@ -193,9 +194,10 @@ def withdraw_exhibit(exhibit: Exhibit, reason: str, actor) -> Exhibit:
 
 
 def active_exhibits(case: Case | int) -> list[Exhibit]:
-    """The case's exhibits not withdrawn, by pièce n°."""
+    """The case's exhibits not withdrawn, by pièce n° (who added them and their event loaded too)."""
     case_id = case if isinstance(case, int) else case.id
     return list(db.session.scalars(select(Exhibit).where(Exhibit.case_id == case_id, Exhibit.withdrawn_at.is_(None))
+                                   .options(selectinload(Exhibit.added_by), selectinload(Exhibit.event))
                                    .order_by(Exhibit.number, Exhibit.id)))
 
 

@@ -123,6 +123,23 @@ def test_thumbnail_preview_and_fiche(app, db, logged_in, case, volunteer):
     assert [c.action for c in services.custody_of(shot)] == ["added", "viewed"]
 
 
+@pytest.mark.parametrize(("content", "name"), [
+    (files.heic(), "IMG_0001.heic"), (files.webp(), "capture.webp"), (files.jpeg(800, 600), "photo.jpg"),
+    (files.scanned_pdf(), "scan.pdf"),
+])
+def test_every_picture_type_gets_a_thumbnail(app, db, logged_in, case, volunteer, content, name):
+    from io import BytesIO
+
+    from PIL import Image
+
+    exhibit = add_exhibit(case, content, name, volunteer).exhibit
+    db.session.commit()
+    response = logged_in.get(f"/exhibits/{exhibit.id}/thumb.png")
+    assert response.status_code == 200
+    with Image.open(BytesIO(response.data)) as img:
+        assert img.format == "PNG" and 0 < max(img.size) <= 320
+
+
 # --- access -----------------------------------------------------------------------------------
 
 ROUTES = [
