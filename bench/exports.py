@@ -155,16 +155,29 @@ def materialise(workbook_bytes: bytes):
     return rows, events
 
 
+def realistic_screenshot(seed: int) -> bytes:
+    """A distinct 1280x800 PNG about the size of a real screenshot (a noisy band defeats compression)."""
+    from PIL import Image
+
+    from tests.exports.helpers import screenshot
+
+    image = Image.open(io.BytesIO(screenshot(1000 + seed)))
+    image.paste(Image.effect_noise((1280, 160), 40 + seed % 20).convert("RGB"), (0, 620))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def bench_brief(org, lawyer, screenshots: int) -> float:
     from app.cases.services import CaseInput, create_case
     from app.evidence.services import add_exhibit
     from app.exports import services
-    from tests.exports.helpers import screenshot
 
     case = create_case(org, CaseInput(prefecture="69", demarche="RENOUV", status="OUVERT", blocages=["API-ABS"],
                                       last_name="Diallo", first_name="Awa", titre_expiry=date(2025, 1, 1)), lawyer)
     for i in range(screenshots):
-        add_exhibit(case, screenshot(1000 + i), f"capture{i}.png", lawyer, captured_at=datetime(2025, 1, 1 + i % 28))
+        add_exhibit(case, realistic_screenshot(i), f"capture{i}.png", lawyer,
+                    captured_at=datetime(2025, 1, 1 + i % 28))
     db.session.commit()
     seconds, export = timed(lambda: services.export_brief(case, org, lawyer), runs=3)
     db.session.rollback()
