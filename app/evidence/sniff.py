@@ -190,6 +190,9 @@ def _check_image(data: bytes, result: Inspection) -> None:
                 if width * height > MAX_IMAGE_PIXELS or width <= 0 or height <= 0:
                     raise Refused(f"L'image annonce {width} × {height} pixels : c'est au-delà de la limite "
                                   f"({MAX_IMAGE_PIXELS // 1_000_000} millions de pixels), elle est refusée.")
+                if img.format == "JPEG":
+                    # Decode at 1/8 scale: every byte is still read, so truncation is still caught.
+                    img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 img.load()
                 if result.mime == "image/png" and b"IEND" not in data:
                     raise OSError("truncated: no IEND chunk")
