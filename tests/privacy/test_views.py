@@ -186,3 +186,11 @@ def test_admin_sets_the_retention_period(client, db, org):
 def test_retention_settings_are_admin_only(client, db, org, role):
     as_role(client, org, role)
     assert client.get("/privacy/settings").status_code == 403
+
+
+def test_notice_is_public_and_generic_without_a_session(client, org):
+    response = client.get("/notice")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert org.name not in page and "730 jours" in page and "www.cnil.fr/en/complaints" in page
+    assert "Dossiers" not in page  # no navigation, nothing of an association
