@@ -316,7 +316,10 @@ def verify_all(workers: int = 2) -> VerifyReport:
 
 # --- display helpers ---------------------------------------------------------------------------
 
-def ocr_label(exhibit: Exhibit) -> str:
+def ocr_label(exhibit: Exhibit, engine_available: bool = True) -> str:
+    """French status; an image still waiting while the engine is missing says so at once."""
+    if exhibit.ocr_status == "pending" and not engine_available and exhibit.mime.startswith("image/"):
+        return OCR_LABELS["unavailable"]
     return OCR_LABELS.get(exhibit.ocr_status, exhibit.ocr_status)
 
 

@@ -226,7 +226,8 @@ def render_section(case) -> Markup:
         "evidence/section.html", case=case, exhibits=services.active_exhibits(case),
         withdrawn=services.withdrawn_exhibits(case) if can(current_user, "exhibits.manage") else [],
         events=_events(case), taxonomy=Taxonomy(case.org_id), accept=ACCEPT, max_mb=_max_mb(),
-        h=services, can_render=thumbnails.can_render, description="", captured_at="", event_id=""))
+        h=services, can_render=thumbnails.can_render, ocr_available=ocr.engine_status()[0],
+        description="", captured_at="", event_id=""))
 
 
 def init_app(app: Flask) -> None:

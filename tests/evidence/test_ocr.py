@@ -140,11 +140,17 @@ def test_case_page_says_ocr_is_unavailable(app, db, logged_in, case, volunteer, 
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
     ocr.reset_engine_status()
     try:
+        # At once, before the worker has even tried…
+        assert "OCR indisponible" in logged_in.get(f"/cases/{case.id}").get_data(as_text=True)
         ocr.work_one()
+        # …and after its attempt, from the stored status.
+        monkeypatch.undo()
+        ocr.reset_engine_status()
+        page = logged_in.get(f"/cases/{case.id}").get_data(as_text=True)
+        assert "OCR indisponible" in page and "lecture en cours" not in page
     finally:
         monkeypatch.undo()
         ocr.reset_engine_status()
-    assert "OCR indisponible" in logged_in.get(f"/cases/{case.id}").get_data(as_text=True)
 
 
 def test_pdf_text_layer_is_read_without_ocr(app, db, case, volunteer, monkeypatch):
