@@ -91,36 +91,6 @@ def peak_mb(func) -> float:
     return peak / 1e6
 
 
-def rss_growth_mb(func) -> float:
-    """Peak resident memory added by func, C allocations included: run in a forked child and
-    compare its high-water mark with its size at the fork (Linux ru_maxrss is in KiB)."""
-    import os
-    import resource
-
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_end)
-        gc.collect()
-        before = _current_rss_kib()
-        func()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        os.write(write_end, str(max(0, peak - before)).encode())
-        os._exit(0)
-    os.close(write_end)
-    data = os.read(read_end, 64)
-    os.waitpid(pid, 0)
-    return int(data or 0) / 1024
-
-
-def _current_rss_kib() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def xlsxwriter_same_rows(rows, events) -> bytes:
     """xlsxwriter constant-memory writing the same Cas and Chronologie values (no query, no summary)."""
     import xlsxwriter
@@ -225,10 +195,8 @@ def main() -> None:
               f"ratio {seconds / xw_seconds:.2f}x")
         mem = peak_mb(openpyxl_export)
         xw_mem = peak_mb(lambda: xlsxwriter_same_rows(rows, events))
-        rss = rss_growth_mb(openpyxl_export)
-        xw_rss = rss_growth_mb(lambda: xlsxwriter_same_rows(rows, events))
-        print(f"peak memory: workbook export {mem:.0f} MB tracemalloc / +{rss:.0f} MB RSS; xlsxwriter same rows "
-              f"{xw_mem:.0f} MB tracemalloc / +{xw_rss:.0f} MB RSS (its input rows already in memory, not counted)")
+        print(f"peak memory (tracemalloc): workbook export {mem:.0f} MB; xlsxwriter same rows {xw_mem:.0f} MB "
+              f"(its input rows already in memory, not counted)")
         if args.screenshots:
             bench_brief(org, lawyer, args.screenshots)
 
