@@ -167,11 +167,6 @@ def test_security_headers_on_pages_and_errors(client, logged_in):
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_healthz(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200 and response.json["checks"]["database"] == "ok"
-
-
 def test_list_and_case_pages_have_no_n_plus_one(app, logged_in, volunteer):
     org = volunteer.organisation
     for i in range(12):
