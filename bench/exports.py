@@ -132,7 +132,7 @@ def realistic_screenshot(seed: int) -> bytes:
     from tests.exports.helpers import screenshot
 
     image = Image.open(io.BytesIO(screenshot(1000 + seed)))
-    image.paste(Image.effect_noise((1280, 160), 40 + seed % 20).convert("RGB"), (0, 620))
+    image.paste(Image.effect_noise((1280, 48), 40 + seed % 20).convert("RGB"), (0, 700))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
