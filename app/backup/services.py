@@ -115,7 +115,7 @@ def _pg_command(url: str, program: str) -> tuple[list[str], dict[str, str]]:
 def _run(args: list[str], env: dict[str, str], what: str) -> None:
     if shutil.which(args[0]) is None:
         raise BackupError(f"{args[0]} est introuvable : installez le client PostgreSQL (paquet postgresql-client).")
-    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    done = subprocess.run(args, env=env, capture_output=True, text=True, errors="replace", check=False)  # noqa: S603
     if done.returncode != 0:
         # pg_dump's own message names the problem (version, connection); no personal data in it.
         raise BackupError(f"{what} a échoué : {done.stderr.strip()[:500]}")
@@ -311,6 +311,11 @@ def verify_backup(path: Path) -> tuple[Manifest, list[str]]:
             problems.append(f"base SQLite incohérente : {result}")
         elif cases != manifest.counts.get("cases"):
             problems.append("le nombre de dossiers de la base ne correspond pas au manifeste")
+    if manifest.backend == "postgresql" and (path / manifest.database_file).is_file() and shutil.which("pg_restore"):
+        listing = subprocess.run(["pg_restore", "--list", str(path / manifest.database_file)],  # noqa: S603, S607
+                                 capture_output=True, text=True, errors="replace", check=False)
+        if listing.returncode != 0 or "TABLE DATA public cases" not in listing.stdout:
+            problems.append("dump PostgreSQL illisible par pg_restore")
     return manifest, problems
 
 
