@@ -285,12 +285,17 @@ def erase_person(case: Case, actor, *, now: datetime | None = None) -> Anonymisa
 
 def purge_files(digests: set[str]) -> int:
     """After the commit: delete the files no exhibit needs any more. Returns how many went."""
+    from app.evidence import thumbnails
+
     still = _still_needed(set(digests))
     store, removed = _exhibit_store(), 0
     for sha256 in sorted(set(digests) - still):
         if store.exists(sha256):
             store.remove(sha256)
             removed += 1
+        # Thumbnails and previews are copies of the picture: they go with it.
+        for variant in thumbnails.SIZES:
+            thumbnails.cached_path(sha256, variant).unlink(missing_ok=True)
     return removed
 
 

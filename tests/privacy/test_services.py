@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.audit.models import AuditRecord
 from app.audit.services import verify_chain
 from app.cases.models import Case, Event
+from app.evidence import thumbnails
 from app.evidence.models import CustodyRecord, Exhibit, OcrJob
 from app.evidence.storage import store
 from app.privacy import services
@@ -130,9 +131,15 @@ def test_erasure_blanks_person_narrative_events_and_exhibits(db, org, volunteer)
     db.session.commit()
     assert case.id in matching_case_ids(org.id, "Diallo", identity=True)
 
+    previews = [thumbnails.get(row.sha256, "image/png", variant) for row in (own, shared)
+                for variant in thumbnails.SIZES]
+    assert all(p is not None and p.is_file() for p in previews)
+
     result = services.erase_person(case, admin)
     db.session.commit()
     assert services.purge_files(result.files_to_purge) == 1
+    # The erased picture's thumbnails go with it; the shared one's stay.
+    assert [p.is_file() for p in previews] == [False] * len(thumbnails.SIZES) + [True] * len(thumbnails.SIZES)
 
     case = db.session.get(Case, case.id)
     person = case.person
