@@ -116,21 +116,22 @@ def describe_filters(filters: CaseFilters, q: str, labels: dict) -> list[str]:
     return out
 
 
-def selected_ids(org_id: int, filters: CaseFilters, q: str = "") -> list[int]:
-    """Ids of the association's cases matching the search parameters, in creation order."""
+def selected_ids(org_id: int, filters: CaseFilters, q: str = "", *, identity: bool = False) -> list[int]:
+    """Ids of the association's cases matching the search parameters, in creation order.
+    `identity`: the text may match names (only for exports that show them)."""
     conditions = filter_conditions(org_id, filters)
     if q:
-        conditions.append(Case.id.in_(_text_matches(org_id, q, filters)))
+        conditions.append(Case.id.in_(_text_matches(org_id, q, filters, identity)))
     return rows_mod.case_ids(conditions)
 
 
-def _text_matches(org_id: int, q: str, filters: CaseFilters) -> list[int]:
+def _text_matches(org_id: int, q: str, filters: CaseFilters, identity: bool) -> list[int]:
     try:
         from app.search.services import matching_case_ids
     except ImportError:
         matching_case_ids = None
     if matching_case_ids is not None:
-        return list(matching_case_ids(org_id, q, filters))
+        return list(matching_case_ids(org_id, q, filters, identity=identity))
     # Until the full-text index answers: reference or narrative containing the text.
     like = f"%{q.strip()[:200]}%"
     return list(db.session.scalars(select(Case.id).where(
@@ -241,7 +242,7 @@ def export_workbook(org, actor, filters: CaseFilters, q: str = "", *, identified
     """The coordinators' workbook of the selected cases (anonymised unless identified)."""
     now = now or utcnow()
     labels = rows_mod.labels_for(org.id)
-    ids = selected_ids(org.id, filters, q)
+    ids = selected_ids(org.id, filters, q, identity=identified)
     result = write_workbook(
         rows_mod.iter_case_rows(ids, identified=identified, key=_key()), identified=identified, labels=labels,
         today=now.date(), rules=_rules(), generated_at=now, filters=describe_filters(filters, q, labels),

@@ -182,3 +182,14 @@ def test_cli_anonymised_with_text_query(app, tmp_path, org, other_org, db):
     assert record.actor_id is None and '"source":"cli"' in record.detail and '"identified":false' in record.detail
     result = app.test_cli_runner().invoke(args=["exports", "xlsx", "--org", "nope", "-o", str(out)])
     assert result.exit_code != 0
+
+
+def test_text_query_selects_like_search(app, tmp_path, org, other_org):
+    factories.case(org, None, narrative="Le guichet PAN de Vénissieux renvoie au CCC.")
+    factories.case(org, None, narrative="Autre histoire.")
+    factories.case(other_org, None, narrative="Le guichet PAN de Vénissieux, autre association.")
+    out = tmp_path / "q.xlsx"
+    result = app.test_cli_runner().invoke(args=["exports", "xlsx", "--org", org.slug, "--q", "Vénissieux",
+                                                "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(xlsx_cells(out.read_bytes())["Cas"]) == 2  # header + the one matching case
