@@ -184,6 +184,23 @@ def phone_terms(phone: str) -> list[str]:
     return terms
 
 
+TF_CAP = 3
+
+
 def join_terms(terms) -> str:
-    """Index value for a pre-analysed field (whoosh splits it on spaces)."""
-    return " ".join(t.replace(" ", "_") for t in terms if t)
+    """Index value for a pre-analysed field (whoosh splits it on spaces).
+
+    Each term is kept at most TF_CAP times: ranking is TF-IDF (whoosh can skip whole posting
+    blocks with it, unlike BM25), and the cap gives it BM25's saturation: a word repeated by an
+    OCR'd page does not outweigh a rarer word of the query.
+    """
+    counts: dict[str, int] = {}
+    kept = []
+    for term in terms:
+        if not term:
+            continue
+        seen = counts.get(term, 0)
+        if seen < TF_CAP:
+            counts[term] = seen + 1
+            kept.append(term.replace(" ", "_"))
+    return " ".join(kept)

@@ -23,10 +23,14 @@ class Excerpt:
 class Highlighter:
     """Finds the query's words in texts (same analysis as the index) and marks them."""
 
-    def __init__(self, terms: set[str], prefixes: set[str], weak: set[str] | None = None):
+    def __init__(self, terms: set[str], prefixes: set[str], weak: set[str] | None = None, words: int = 1):
+        self.words = words
         self.strong = set(terms)
         self.terms = self.strong | (weak or set())
         self.prefixes = tuple(p for p in prefixes if p)
+
+    def best_possible(self) -> int:
+        return 10 * max(1, self.words)
 
     def _weight(self, keys: set[str]) -> int:
         return sum(10 if k in self.strong or k not in self.terms else 1 for k in keys)
@@ -96,9 +100,12 @@ def excerpts(sources: list[Source], highlighter: Highlighter | None, limit: int 
     if highlighter is None:
         return []
     scored = []
+    best_possible = highlighter.best_possible()
     for order, source in enumerate(sources):
         found = highlighter.excerpt(source)
         if found is not None:
             scored.append((-found[0], order, found[1]))
+            if sum(1 for s in scored if -s[0] >= best_possible) >= limit:
+                break  # nothing later can rank higher
     scored.sort(key=lambda item: (item[0], item[1]))
     return [e for _c, _o, e in scored[:limit]]

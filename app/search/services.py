@@ -434,7 +434,7 @@ def search(org_id: int, text: str, params=None, *, identity: bool = False, page:
             terms |= clause_terms
             weak |= clause_weak
             prefixes |= clause_prefixes
-        highlighter = Highlighter(terms, prefixes, weak - terms)
+        highlighter = Highlighter(terms, prefixes, weak - terms, words=len(parsed.clauses()))
     results.hits = _hits(org_id, ordered, scores, highlighter, identity)
     return results
 
