@@ -159,13 +159,13 @@ class IndexHolder:
                 except OSError:
                     pass
             failure = ""
-            with _quiet_leaks():
+            with _quiet_leaks() as leaks:
                 try:
                     self._refresh()
                 except IndexUnavailable:
                     raise
                 except Exception as exc:  # corrupt or half-written index
-                    failure = type(exc).__name__
+                    failure = leaks.failure = type(exc).__name__
             if failure:
                 self.forget()
                 raise IndexUnavailable(failure)
@@ -269,7 +269,7 @@ class IndexHolder:
 
     def _open_for_rebuild(self):
         """The existing index if it opens with the current schema, else None."""
-        with _quiet_leaks():
+        with _quiet_leaks() as leaks:
             try:
                 if not index.exists_in(str(self.path)):
                     return None
@@ -278,7 +278,8 @@ class IndexHolder:
                     return None
                 ix.reader().close()  # raises on missing or unreadable segments
                 return ix
-            except Exception:
+            except Exception as exc:
+                leaks.failure = type(exc).__name__
                 return None
 
     def size_bytes(self) -> int:
@@ -292,12 +293,17 @@ def _quiet_leaks():
     import gc
     import warnings
 
+    class Leaks:
+        failure = ""
+
+    leaks = Leaks()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            yield
+            yield leaks
         finally:
-            gc.collect()
+            if leaks.failure:
+                gc.collect()  # a full collection costs ~100 ms with a large index open: failures only
 
 
 def fresh_reader(storage, schema_, segments, generation, old=None):
