@@ -167,3 +167,21 @@ def test_csrf_token_required_on_posts(logged_in):
     assert response.status_code == 400 and "Formulaire expiré" in response.get_data(as_text=True)
     assert logged_in.post("/account/profile", data={"full_name": "x", "csrf_token": csrf_token(logged_in, "/account/")}
                           ).status_code == 302
+
+
+def test_case_forms_ignore_posted_org_and_reference(app, logged_in, volunteer, other_org):
+    from sqlalchemy import select
+
+    from app.cases.models import Case
+    from app.extensions import db
+
+    data = {"prefecture": "69", "demarche": "RENOUV", "status": "OUVERT", "primary_blocage": "API-ABS",
+            "org_id": str(other_org.id), "reference": "PAR-2025-9999", "id": "77", "version": "",
+            "csrf_token": csrf_token(logged_in, "/cases/new")}
+    assert logged_in.post("/cases/new", data=data).status_code == 302
+    case = db.session.scalar(select(Case))
+    assert case.org_id == volunteer.org_id and case.reference.startswith("LYO-") and case.id != 77
+    data.update(csrf_token=csrf_token(logged_in, f"/cases/{case.id}/edit"), version=str(case.version))
+    assert logged_in.post(f"/cases/{case.id}/edit", data=data).status_code == 302
+    db.session.refresh(case)
+    assert case.org_id == volunteer.org_id and case.reference.startswith("LYO-")
