@@ -76,7 +76,7 @@ class CaseForm(FlaskForm):
     primary_blocage = SelectField("Blocage principal", validators=[DataRequired("Indiquez le blocage principal.")])
     other_blocages = CheckboxesField("Autres blocages")
     consequences = CheckboxesField("Conséquences")
-    narrative = TextAreaField("Récit", validators=[Optional(), Length(max=50_000, message="50 000 caractères au maximum.")])
+    narrative = TextAreaField("Récit", validators=[Optional(), Length(max=32_000, message="32 000 caractères au maximum.")])
     volunteer_id = SelectField("Bénévole référent·e", coerce=str, validators=[Optional()])
     lawyer_id = SelectField("Avocat·e", coerce=str, validators=[Optional()])
 

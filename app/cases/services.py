@@ -27,7 +27,8 @@ from app.search.models import IndexOutbox
 NUMERO_ETRANGER = re.compile(r"^\d{9,10}$")
 FUTURE_ALLOWED_EVENTS = frozenset({"CONVOC", "AUDIENCE"})
 EARLIEST = date(1900, 1, 1)
-TEXT_LIMITS = {"narrative": 50_000, "description": 10_000}
+# 32,000: an Excel cell holds 32,767 characters, and the identified export must round-trip.
+TEXT_LIMITS = {"narrative": 32_000, "description": 10_000}
 SHORT_LIMIT = 200
 
 PERSON_FIELDS = ("last_name", "first_name", "birth_date", "nationality", "numero_etranger", "phone",

@@ -64,7 +64,7 @@ def test_prefecture_accepts_name_and_code(db, org, volunteer):
     ("first_attempt", today() + timedelta(days=3), "futur"),
     ("birth_date", today() + timedelta(days=1), "futur"),
     ("last_name", "x" * 10_000, "limité à 200"),
-    ("narrative", "y" * 50_001, "limité à 50000"),
+    ("narrative", "y" * 32_001, "limité à 32000"),
     ("email", "pas une adresse", "invalide"),
 ])
 def test_invalid_input_refused_in_french_and_nothing_saved(db, org, volunteer, field, value, fragment):
