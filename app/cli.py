@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.auth import services as accounts
-from app.auth.models import Organisation
+from app.auth.models import Organisation, User
 from app.extensions import db
 
 orgs_cli = AppGroup("orgs", help="Associations.")
@@ -70,6 +70,20 @@ def users_create(email, org_slug, role, name):
         fail(str(exc))
     db.session.commit()
     click.echo(f"Compte {user.email} ({role}) créé dans « {org.slug} ».")
+
+
+@users_cli.command("reset-2fa")
+@click.argument("email")
+def users_reset_2fa(email):
+    """Efface la double authentification d'un compte (téléphone et codes de secours perdus)."""
+    from sqlalchemy import func
+
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        fail(f"aucun compte « {email} ».")
+    accounts.reset_totp(user, None)
+    db.session.commit()
+    click.echo(f"Double authentification effacée pour {user.email} : le compte s'enrôlera à la prochaine connexion.")
 
 
 @cases_cli.command("import")

@@ -69,3 +69,17 @@ def test_demo_seed_refused_in_production(app):
     app.config["PRODUCTION"] = True
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and "production" in result.output
+
+
+def test_users_reset_2fa(app, org):
+    from tests import factories
+
+    user = factories.user(org, "admin")
+    user.totp_secret = "JBSWY3DPEHPK3PXP"
+    version = user.session_version
+    _db.session.commit()
+    result = app.test_cli_runner().invoke(args=["users", "reset-2fa", user.email.upper()])
+    assert result.exit_code == 0, result.output
+    _db.session.expire_all()
+    assert user.totp_secret is None and user.session_version == version + 1
+    assert app.test_cli_runner().invoke(args=["users", "reset-2fa", "nobody@x.test"]).exit_code == 1
