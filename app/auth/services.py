@@ -19,7 +19,7 @@ import qrcode
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from app.audit import services as audit
 from app.auth.models import Organisation, Role, User
@@ -127,11 +127,20 @@ GENERIC_LOGIN_ERROR = "Adresse électronique ou mot de passe incorrect."
 
 
 def _register_failure(user: User, now: datetime, max_failures: int, lock_minutes: int) -> None:
-    """Count a failed password or second-factor attempt; lock the account after too many."""
-    user.failed_logins += 1
-    if user.failed_logins >= max_failures:
-        user.locked_until = now + timedelta(minutes=lock_minutes)
-        user.failed_logins = 0
+    """Count a failed password or second-factor attempt; lock the account after too many.
+
+    The increment is one SQL statement: parallel guesses cannot lose each other's counts."""
+    count = db.session.execute(
+        update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins).execution_options(synchronize_session=False)
+    ).scalar_one()
+    user.failed_logins = count
+    db.session.expire(user, ["failed_logins"])
+    if count >= max_failures:
+        db.session.execute(update(User).where(User.id == user.id)
+                           .values(failed_logins=0, locked_until=now + timedelta(minutes=lock_minutes))
+                           .execution_options(synchronize_session=False))
+        db.session.expire(user, ["failed_logins", "locked_until"])
 
 
 def lock_message(user: User, now: datetime | None = None) -> str | None:
@@ -159,7 +168,10 @@ def authenticate(email: str, password: str, *, max_failures: int, lock_minutes: 
         else:
             audit.record("auth.login_failed", object_type="user", object_id="inconnu")
         return LoginResult(None, GENERIC_LOGIN_ERROR)
-    user.failed_logins = 0
+    if not needs_second_factor(user):
+        # With a second factor, failures are only forgiven once the code is right: otherwise
+        # logging in again with the stolen password would reset the count of wrong codes.
+        user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     if _hasher.check_needs_rehash(user.password_hash):
@@ -265,16 +277,32 @@ def check_second_factor(user: User, code: str, *, max_failures: int, lock_minute
         return message
     code = (code or "").strip()[:64]
     if user.totp_secret and (counter := _matching_counter(user.totp_secret, code, user.totp_last_counter, now)):
-        user.totp_last_counter = counter
-        user.failed_logins = 0
+        # Compare-and-swap: two parallel requests with the same code cannot both pass.
+        claimed = db.session.execute(
+            update(User).where(User.id == user.id,
+                               or_(User.totp_last_counter.is_(None), User.totp_last_counter < counter))
+            .values(totp_last_counter=counter, failed_logins=0).execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.expire(user, ["totp_last_counter", "failed_logins"])
+        if claimed != 1:
+            _register_failure(user, now, max_failures, lock_minutes)
+            return "Code incorrect ou déjà utilisé."
         audit.record("auth.2fa_passed", actor=user, obj=user, method="totp")
         return None
     hashes = json.loads(user.recovery_codes or "[]")
     digest = _hash_recovery(code)
     if code and digest in hashes:
+        previous = user.recovery_codes
         hashes.remove(digest)
-        user.recovery_codes = json.dumps(hashes)
-        user.failed_logins = 0
+        claimed = db.session.execute(
+            update(User).where(User.id == user.id, User.recovery_codes == previous)
+            .values(recovery_codes=json.dumps(hashes), failed_logins=0)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.expire(user, ["recovery_codes", "failed_logins"])
+        if claimed != 1:
+            _register_failure(user, now, max_failures, lock_minutes)
+            return "Code incorrect ou déjà utilisé."
         audit.record("auth.2fa_passed", actor=user, obj=user, method="recovery", left=len(hashes))
         return None
     _register_failure(user, now, max_failures, lock_minutes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -80,8 +82,12 @@ def login():
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """A local path only: browsers drop tabs and newlines, so "/\t/evil.com" means "//evil.com"."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in target)):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("cases.list_cases")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess  # noqa: S404  (pg_dump / pg_restore, arguments built from the configured URL)
@@ -40,6 +41,8 @@ SQLITE_NAME = "database.sqlite3"
 PGDUMP_NAME = "database.pgdump"
 # Folders of DATA_DIR that are saved; everything else there (index, secret key) is not.
 SAVED_DIRS = ("exhibits", "brief_templates")
+# The only files a restore may write: exhibits under their sharded SHA-256, and Word templates.
+RESTORABLE = re.compile(r"files/exhibits/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}|files/brief_templates/[a-z0-9-]{1,64}\.docx")
 
 
 class BackupError(Exception):
@@ -376,6 +379,11 @@ def restore_backup(config, path: Path) -> RestoreReport:
     for relative, expected in sorted(manifest.files.items()):
         if not relative.startswith("files/"):
             continue
+        if not RESTORABLE.fullmatch(relative):
+            # A tampered manifest must not plant e.g. secret_key or a pickled index file.
+            raise BackupError(f"{relative} : fichier inattendu dans la sauvegarde, restauration refusée.")
+        if relative.startswith("files/exhibits/") and Path(relative).name != expected["sha256"]:
+            raise BackupError(f"{relative} : nom de pièce différent de son empreinte.")
         target = (data_dir / relative.removeprefix("files/")).resolve()
         if not target.is_relative_to(data_dir.resolve()):
             raise BackupError(f"{relative} : chemin hors du dossier de données.")

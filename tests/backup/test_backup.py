@@ -174,3 +174,22 @@ def test_a_missing_exhibit_file_is_reported_not_hidden(app, db, filled, tmp_path
     _manifest, problems = services.verify_backup(path)
     assert any(sha[:16] in p for p in problems)
     shutil.rmtree(path)
+
+
+def test_restore_refuses_a_planted_file_outside_exhibits_and_templates(app, db, filled, tmp_path, target_app):
+    """A tampered manifest must not plant DATA_DIR/secret_key (forged sessions) or index files."""
+    import hashlib
+
+    path = tmp_path / "sauvegarde"
+    create(app, path)
+    planted = b"cle-choisie-par-l-attaquant"
+    (path / "files" / "secret_key").write_bytes(planted)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["files/secret_key"] = {"sha256": hashlib.sha256(planted).hexdigest(), "size": len(planted)}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    target = target_app()
+    with target.app_context():
+        result = target.test_cli_runner().invoke(args=["backup", "restore", str(path)])
+        assert result.exit_code == 1 and "fichier inattendu" in result.output
+        key = Path(target.config["DATA_DIR"], "secret_key")
+        assert not key.exists() or key.read_bytes() != planted
