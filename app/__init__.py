@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 from flask import Flask
 from sqlalchemy import event
@@ -23,9 +24,14 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     config.finalise()
     app.config.from_object(config)
+    # SQL errors would otherwise print their bound parameters (names, numbers, narratives) to logs.
+    engine_options = {"hide_parameters": True}
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several threads (OCR worker, requests) share the file; wait rather than fail.
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+        engine_options["connect_args"] = {"timeout": 30}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
+    # Files written in DATA_DIR (database, exhibits, thumbnails, backups) are for this user only.
+    os.umask(0o077)
 
     _configure_logging(app)
     db.init_app(app)

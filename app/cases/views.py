@@ -27,6 +27,9 @@ def require(capability: str) -> None:
         abort(403)
 
 
+SEARCH_PARAMETERS = ("q", "prefecture", "code", "status", "demarche", "from", "to", "sort")
+
+
 def parse_filters(args) -> CaseFilters:
     """The search parameters (contract): prefecture, code, status, demarche, from, to."""
     def parse_date(name):
@@ -52,13 +55,14 @@ def _page() -> int:
 @bp.route("/")
 def list_cases():
     if request.args.get("q"):
-        return redirect(url_for("search.search", **request.args))
+        kept = {k: v for k, v in request.args.items() if k in SEARCH_PARAMETERS}
+        return redirect(url_for("search.search", **kept))
     filters = parse_filters(request.args)
     if services.refresh_stale_urgencies(current_user.org_id):
         db.session.commit()  # before loading the page: a commit expires loaded objects
     page, per_page = _page(), current_app.config["CASES_PER_PAGE"]
     cases, total = services.list_cases(current_user.org_id, filters, page, per_page)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k in SEARCH_PARAMETERS and v}
     return render_template("cases/list.html", cases=cases, total=total, page=page,
                            pages=max(1, -(-total // per_page)), filters=filters, args=args,
                            taxonomy=Taxonomy(current_user.org_id),

@@ -28,6 +28,7 @@ class Source:
     text: str
     personal: bool = False
     index_text: str | None = None  # what is indexed when it differs from what is shown
+    shown_with_identity_only: bool = False  # indexed, but never quoted in excerpts without identity
 
 
 @dataclass
@@ -110,7 +111,11 @@ def case_text(case: Case, exhibits: list[Exhibit], labels: Labels) -> CaseText:
         if exhibit.description:
             sources.append(Source(f"Pièce n° {exhibit.number}", exhibit.description))
         if exhibit.ocr_text:
-            sources.append(Source(f"Pièce n° {exhibit.number}, texte lu", exhibit.ocr_text[:OCR_LIMIT]))
+            # Scanned titres, passports and letters carry birth dates, addresses, relatives'
+            # names: the text read from a pièce is matched for everyone but shown only to
+            # roles that may see identities.
+            sources.append(Source(f"Pièce n° {exhibit.number}, texte lu", exhibit.ocr_text[:OCR_LIMIT],
+                                  shown_with_identity_only=True))
     person_values: dict[str, list[str]] = {}
     person = case.person
     if person is not None:
@@ -178,10 +183,14 @@ class Masker:
         return "".join(out)
 
 
+HIDDEN_TEXT = "[texte masqué pour votre rôle]"
+
+
 def public_sources(text: CaseText) -> list[Source]:
     """Sources a role without identity.view may match and see: personal values masked out."""
     masker = Masker(text.person_values)
-    return [Source(s.label, masker.mask(s.text)) for s in text.sources if not s.personal]
+    return [Source(s.label, HIDDEN_TEXT if s.shown_with_identity_only else masker.mask(s.text))
+            for s in text.sources if not s.personal]
 
 
 def index_document(text: CaseText) -> dict:

@@ -229,11 +229,14 @@ def test_exhibit_text_is_searched_and_withdrawn_exhibits_are_not(org, db):
                                ocr_status="done", withdrawn_at=withdrawn))
     enqueue_index(case.id)
     db.session.commit()
-    results = services.search(org.id, "FX-9087", None)
+    results = services.search(org.id, "FX-9087", None, identity=True)
     assert results.references() == [case.reference]
     assert results.hits[0].excerpts[0].label == "Pièce n° 1, texte lu"
     assert "<mark>FX-9087</mark>" in str(results.hits[0].excerpts[0].html)
-    assert services.search(org.id, "Villefranche", None).total == 0
+    assert services.search(org.id, "Villefranche", None, identity=True).total == 0
+    # Text read from a pièce may carry anything personal: roles without identity never see it quoted.
+    hidden = services.search(org.id, "FX-9087", None)
+    assert "FX-9087" not in " ".join(str(e.html) for h in hidden.hits for e in h.excerpts)
 
 
 def test_reindex_rebuilds_a_deleted_or_corrupt_index(register, org, app):
