@@ -217,7 +217,8 @@ def work_one(*, ignore_schedule: bool = False, skip: set[int] | None = None) -> 
     except OcrUnavailable as exc:
         status, error = "unavailable", str(exc)
     except Exception as exc:  # noqa: BLE001 - a bad file must not stop the queue
-        status, error = "failed", f"{type(exc).__name__}: {str(exc)[:300]}"
+        # Only the exception type: messages may quote paths or text read from the file.
+        status, error = "failed", type(exc).__name__
     job = db.session.get(OcrJob, job_id)
     exhibit = db.session.get(Exhibit, exhibit_id)
     if exhibit is None or job is None:

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from app.audit import services as audit
@@ -255,7 +255,14 @@ def _anonymise(case: Case, reason: str, now: datetime) -> tuple[AnonymisationPla
         db.session.add(CustodyRecord(exhibit_id=exhibit.id, action="withdrawn", at=now, detail=reason))
         released.add(exhibit.sha256)
     if exhibits:
-        db.session.execute(delete(OcrJob).where(OcrJob.exhibit_id.in_([e.id for e in exhibits])))
+        ids = [e.id for e in exhibits]
+        db.session.execute(delete(OcrJob).where(OcrJob.exhibit_id.in_(ids)))
+        # The custody log is append-only, but a withdrawal reason typed earlier may name the
+        # person: erasure (a legal obligation) blanks those texts, keeping action and date.
+        db.session.execute(update(CustodyRecord)
+                           .where(CustodyRecord.exhibit_id.in_(ids), CustodyRecord.action == "withdrawn",
+                                  CustodyRecord.detail.not_in([reason]))
+                           .values(detail=ERASED).execution_options(synchronize_session=False))
     db.session.flush()
     enqueue_index(case.id)
     return plan, released

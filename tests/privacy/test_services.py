@@ -195,3 +195,17 @@ def test_erasure_refused_under_legal_hold_changes_nothing(db, org, volunteer):
     case = db.session.get(Case, case.id)
     assert case.person.last_name == "Diallo" and case.anonymised_at is None
     assert store().exists(row.sha256) and db.session.get(Exhibit, row.id).withdrawn_at is None
+
+
+def test_erasure_blanks_withdrawal_reasons_typed_earlier(db, org, volunteer):
+    from app.evidence.services import withdraw_exhibit
+
+    admin = factories.user(org, "lawyer")
+    case = full_case(org, volunteer)
+    row = exhibit(case, png_bytes(7))
+    withdraw_exhibit(row, "Doublon envoyé par M. Diallo par erreur", admin)
+    db.session.commit()
+    services.erase_person(case, factories.user(org, "admin"))
+    db.session.commit()
+    details = db.session.scalars(select(CustodyRecord.detail).where(CustodyRecord.exhibit_id == row.id)).all()
+    assert details and not any("Diallo" in d for d in details)
