@@ -152,11 +152,27 @@ def _event_form(case) -> EventForm:
 def _render_case_page(case, event_form: EventForm, status: int = 200):
     """The case page; other domains (exhibits…) add sections through `case_sections`."""
     sections = [render(case) for render in current_app.extensions.get("case_sections", [])]
+    show_identity = can(current_user, "identity.view")
     return render_template("cases/show.html", case=case, taxonomy=Taxonomy(case.org_id),
                            dates=services.compute_dates(case), event_form=event_form,
-                           show_identity=can(current_user, "identity.view"),
+                           show_identity=show_identity, redact=_redactor(case, show_identity),
                            departement=departements.get(case.prefecture),
                            sections=sections), status
+
+
+def _redactor(case, show_identity: bool):
+    """For roles without identity.view, free text loses the person's own names and numbers
+    (the same masking as search excerpts); others see it as typed."""
+    if show_identity or case.person is None:
+        return lambda text: text
+    from app.search.documents import Masker
+
+    person = case.person
+    masker = Masker({"names": [v for v in (person.first_name, person.last_name) if v],
+                     "numbers": [v for v in (person.numero_etranger,) if v],
+                     "phones": [v for v in (person.phone,) if v],
+                     "emails": [v for v in (person.email,) if v]})
+    return masker.mask
 
 
 @bp.route("/<int:case_id>/edit", methods=["GET", "POST"])

@@ -194,3 +194,16 @@ def test_list_and_case_pages_have_no_n_plus_one(app, logged_in, volunteer):
     short_case = factories.case(org, volunteer)
     factories.event(short_case, "CCC", date(2025, 1, 1))
     assert count(f"/cases/{case.id}") == count(f"/cases/{short_case.id}"), "the case page issues a query per event"
+
+
+def test_coordinator_case_page_masks_the_persons_values_in_free_text(client, org):
+    case = factories.case(org, None, last_name="Benyoucef", first_name="Samira", numero_etranger="7512345678",
+                          narrative="Mme Samira Benyoucef (n° 7512345678) n'a aucune API.")
+    factories.event(case, "CCC", description="Appel de Mme Benyoucef au CCC")
+    login(client, factories.user(org, "coordinator"))
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "Benyoucef" not in page and "7512345678" not in page
+    assert "n&#39;a aucune API" in page and "au CCC" in page
+    login_volunteer = client.application.test_client()
+    login(login_volunteer, factories.user(org, "volunteer"))
+    assert "Mme Samira Benyoucef (n° 7512345678)" in login_volunteer.get(f"/cases/{case.id}").get_data(as_text=True)
