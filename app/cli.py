@@ -33,6 +33,25 @@ def org_or_fail(slug: str) -> Organisation:
     return org
 
 
+def case_by_reference(reference: str, org_slug: str | None):
+    """(case, organisation) for a reference; references are unique per association only,
+    so an ambiguous one is refused and the user names the association with --org."""
+    from app.cases.models import Case
+
+    query = select(Case, Organisation).join(Organisation, Organisation.id == Case.org_id).where(
+        Case.reference == reference.strip())
+    if org_slug:
+        query = query.where(Organisation.id == org_or_fail(org_slug).id)
+    found = db.session.execute(query).all()
+    if not found:
+        fail(f"aucun dossier « {reference} » : référence introuvable"
+             + (f" dans l'association « {org_slug} »." if org_slug else "."))
+    if len(found) > 1:
+        slugs = ", ".join(sorted(org.slug for _, org in found))
+        fail(f"la référence « {reference} » existe dans plusieurs associations ({slugs}) : précisez --org.")
+    return found[0][0], found[0][1]
+
+
 @orgs_cli.command("create")
 @click.argument("slug")
 @click.argument("name")

@@ -124,10 +124,6 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
         raise BackupError(f"{what} a échoué : {done.stderr.strip()[:500]}")
 
 
-def _sha256(path: Path) -> tuple[str, int]:
-    return hash_file(path)
-
-
 def _fsync(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
@@ -224,7 +220,7 @@ def _copy_tree(source_root: Path, target_root: Path, relative_prefix: str, manif
             shutil.copyfile(path, destination)
         except FileNotFoundError:  # deleted meanwhile (an erasure): not in the snapshot's needs
             continue
-        digest, size = _sha256(destination)
+        digest, size = hash_file(destination)
         if only_exhibits and digest != path.name:
             # Never save a damaged exhibit as if it were good: `evidence verify` will name it.
             destination.unlink()
@@ -254,7 +250,7 @@ def create_backup(config, destination: Path, *, now: datetime | None = None) -> 
             counts, digests, revision = _snapshot_postgres(url, work / database_file)
         manifest = Manifest(created_at=(now or utcnow()).isoformat(timespec="seconds"), backend=backend,
                             database_file=database_file, schema_revision=revision, counts=counts)
-        digest, size = _sha256(work / database_file)
+        digest, size = hash_file(work / database_file)
         manifest.files[database_file] = {"sha256": digest, "size": size}
         _copy_tree(Path(config["EXHIBIT_DIR"]), work, "files/exhibits", manifest, only_exhibits=True)
         _copy_tree(Path(config["TEMPLATE_DIR"]), work, "files/brief_templates", manifest, only_exhibits=False)
@@ -289,7 +285,7 @@ def verify_backup(path: Path) -> tuple[Manifest, list[str]]:
         if not file.is_file():
             problems.append(f"{relative} : fichier absent")
             continue
-        digest, size = _sha256(file)
+        digest, size = hash_file(file)
         if digest != expected.get("sha256") or size != expected.get("size"):
             problems.append(f"{relative} : contenu altéré (empreinte SHA-256 différente)")
         elif relative.startswith("files/exhibits/") and not (SHA256.match(file.name) and digest == file.name):
@@ -390,7 +386,7 @@ def restore_backup(config, path: Path) -> RestoreReport:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".restore-{target.name}")
         shutil.copyfile(path / relative, temp)
-        if _sha256(temp)[0] != expected["sha256"]:
+        if hash_file(temp)[0] != expected["sha256"]:
             temp.unlink()
             raise BackupError(f"{relative} : copie altérée pendant la restauration.")
         _fsync(temp)

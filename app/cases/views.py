@@ -165,14 +165,9 @@ def _redactor(case, show_identity: bool):
     (the same masking as search excerpts); others see it as typed."""
     if show_identity or case.person is None:
         return lambda text: text
-    from app.search.documents import Masker
+    from app.search.documents import Masker, values_of
 
-    person = case.person
-    masker = Masker({"names": [v for v in (person.first_name, person.last_name) if v],
-                     "numbers": [v for v in (person.numero_etranger,) if v],
-                     "phones": [v for v in (person.phone,) if v],
-                     "emails": [v for v in (person.email,) if v]})
-    return masker.mask
+    return Masker(values_of(case.person)).mask
 
 
 @bp.route("/<int:case_id>/edit", methods=["GET", "POST"])

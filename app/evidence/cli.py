@@ -10,35 +10,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.cli import case_by_reference, fail
 from app.extensions import db
 
 evidence_cli = AppGroup("evidence", help="Pièces : ajout, vérification, OCR.")
-
-
-def _fail(message: str, code: int = 1):
-    click.echo(f"Erreur : {message}", err=True)
-    sys.exit(code)
-
-
-def _case_by_reference(reference: str, org_slug: str | None):
-    from app.auth.models import Organisation
-    from app.cases.models import Case
-
-    query = select(Case).join(Organisation, Organisation.id == Case.org_id).where(Case.reference == reference.strip())
-    if org_slug:
-        org = db.session.scalar(select(Organisation).where(Organisation.slug == org_slug.strip().lower()))
-        if org is None:
-            _fail(f"association « {org_slug} » introuvable.")
-        query = query.where(Case.org_id == org.id)
-    found = db.session.scalars(query).all()
-    if not found:
-        _fail(f"dossier « {reference} » introuvable" + (f" dans « {org_slug} »." if org_slug else "."))
-    if len(found) > 1:
-        slugs = ", ".join(sorted(c_org.slug for c_org in db.session.scalars(
-            select(Organisation).where(Organisation.id.in_([c.org_id for c in found])))))
-        _fail(f"la référence « {reference} » existe dans plusieurs associations ({slugs}) : "
-              "précisez laquelle avec --org.")
-    return found[0]
 
 
 @evidence_cli.command("add")
@@ -52,7 +27,7 @@ def evidence_add(reference, path, description, captured_at, org_slug):
     from app.evidence.services import ExhibitRefused, add_exhibit
     from app.search import services as search_services
 
-    case = _case_by_reference(reference, org_slug)
+    case = case_by_reference(reference, org_slug)[0]
     limit = current_app.config["MAX_EXHIBIT_BYTES"]
     try:
         with open(path, "rb") as fh:
@@ -60,10 +35,10 @@ def evidence_add(reference, path, description, captured_at, org_slug):
                                  captured_at=captured_at or None, max_bytes=limit)
     except OSError as exc:
         db.session.rollback()
-        _fail(f"lecture du fichier impossible ({exc.strerror or exc}).")
+        fail(f"lecture du fichier impossible ({exc.strerror or exc}).")
     except ExhibitRefused as exc:
         db.session.rollback()
-        _fail(f"pièce refusée : {exc} Rien n'a été enregistré.")
+        fail(f"pièce refusée : {exc} Rien n'a été enregistré.")
     db.session.commit()
     hook = getattr(search_services, "after_commit_hook", None)
     if hook is not None:

@@ -6,12 +6,9 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from app.auth.models import Organisation
-from app.cases.models import Case
 from app.cases.views import parse_filters
-from app.cli import fail, org_or_fail
+from app.cli import case_by_reference, fail, org_or_fail
 from app.exports import services
 from app.extensions import db
 
@@ -26,20 +23,6 @@ def _write(export: services.ExportFile, output: str) -> None:
         fail(f"dossier de destination introuvable : {path.parent}")
     path.write_bytes(export.content)
     click.echo(f"{path} écrit ({len(export.content)} octets, SHA-256 {export.sha256}).")
-
-
-def _case_by_reference(reference: str, org_slug: str | None) -> tuple[Case, Organisation]:
-    query = select(Case, Organisation).join(Organisation, Organisation.id == Case.org_id).where(
-        Case.reference == reference.strip())
-    if org_slug:
-        query = query.where(Organisation.id == org_or_fail(org_slug).id)
-    found = db.session.execute(query).all()
-    if not found:
-        fail(f"aucun dossier « {reference} »" + (f" dans l'association « {org_slug} »." if org_slug else "."))
-    if len(found) > 1:
-        slugs = ", ".join(sorted(org.slug for _, org in found))
-        fail(f"la référence « {reference} » existe dans plusieurs associations ({slugs}) : précisez --org.")
-    return found[0][0], found[0][1]
 
 
 def _filter_options(func):
@@ -60,7 +43,7 @@ def _filters(options: dict):
 @click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
 def brief_command(reference, output, org_slug):
     """Écrit le mémoire en référé (Word) du dossier REFERENCE."""
-    case, org = _case_by_reference(reference, org_slug)
+    case, org = case_by_reference(reference, org_slug)
     export = services.export_brief(case, org, None, source="cli")
     db.session.commit()
     _write(export, output)
@@ -72,7 +55,7 @@ def brief_command(reference, output, org_slug):
 @click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
 def zip_command(reference, output, org_slug):
     """Écrit les pièces du dossier REFERENCE nommées pour Télérecours (zip)."""
-    case, _ = _case_by_reference(reference, org_slug)
+    case, _ = case_by_reference(reference, org_slug)
     export = services.export_exhibits_zip(case, None, source="cli")
     db.session.commit()
     _write(export, output)

@@ -119,18 +119,23 @@ def case_text(case: Case, exhibits: list[Exhibit], labels: Labels) -> CaseText:
     person_values: dict[str, list[str]] = {}
     person = case.person
     if person is not None:
-        person_values = {
-            "names": [v for v in (person.first_name, person.last_name) if v],
-            "numbers": [v for v in (person.numero_etranger,) if v],
-            "phones": [v for v in (person.phone,) if v],
-            "emails": [v for v in (person.email,) if v],
-            "nationality": [v for v in (person.nationality,) if v],
-        }
+        person_values = values_of(person)
         shown = " · ".join(v for v in (person.full_name, person.numero_etranger, person.phone, person.email) if v)
         if shown:
             sources.append(Source("Personne", shown, personal=True))
     return CaseText(case.id, org, case.reference, case.prefecture, case.demarche, case.status,
                     blocages, case.opened_on, sources, person_values)
+
+
+def values_of(person) -> dict[str, list[str]]:
+    """The person's own values that search indexes apart and masks for other roles."""
+    return {
+        "names": [v for v in (person.first_name, person.last_name) if v],
+        "numbers": [v for v in (person.numero_etranger,) if v],
+        "phones": [v for v in (person.phone,) if v],
+        "emails": [v for v in (person.email,) if v],
+        "nationality": [v for v in (person.nationality,) if v],
+    }
 
 
 class Masker:
