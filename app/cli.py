@@ -127,10 +127,7 @@ def cases_import(path, org_slug, dry_run):
         db.session.rollback()
         click.echo(f"Vérification réussie : {report.cases} dossier(s) et {report.events} événement(s) seraient importés.")
         return
-    db.session.commit()
-    from app.search import services as search_services
-
-    search_services.after_commit_hook()
+    db.session.commit()  # the search index follows through its after-commit hook
     click.echo(f"{report.cases} dossier(s) et {report.events} événement(s) importés dans « {org.slug} ».")
 
 
@@ -153,10 +150,7 @@ def demo_seed():
         fail("refus : pas de données de démonstration en production.")
     given = current_app.config.get("DEMO_PASSWORD")
     password, created = seed(given)
-    db.session.commit()
-    from app.search import services as search_services
-
-    search_services.after_commit_hook()
+    db.session.commit()  # the search index follows through its after-commit hook
     # A generated password is kept (0600) in DATA_DIR so later runs can say where it is.
     password_file = current_app.config["DATA_DIR"] / "demo_password"
     if created and not given:

@@ -25,7 +25,6 @@ evidence_cli = AppGroup("evidence", help="Pièces : ajout, vérification, OCR.")
 def evidence_add(reference, path, description, captured_at, org_slug):
     """Ajoute le fichier PATH comme pièce du dossier REFERENCE (mêmes contrôles que le site)."""
     from app.evidence.services import ExhibitRefused, add_exhibit
-    from app.search import services as search_services
 
     case = case_by_reference(reference, org_slug)[0]
     limit = current_app.config["MAX_EXHIBIT_BYTES"]
@@ -40,9 +39,6 @@ def evidence_add(reference, path, description, captured_at, org_slug):
         db.session.rollback()
         fail(f"pièce refusée : {exc} Rien n'a été enregistré.")
     db.session.commit()
-    hook = getattr(search_services, "after_commit_hook", None)
-    if hook is not None:
-        hook()
     exhibit = result.exhibit
     if result.duplicate:
         click.echo(f"Déjà présente : ce fichier est la pièce n° {exhibit.number} du dossier {case.reference}.")

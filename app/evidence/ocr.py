@@ -242,17 +242,8 @@ def work_one(*, ignore_schedule: bool = False, skip: set[int] | None = None) -> 
         job.next_attempt_at = utcnow() + backoff(attempts)
     db.session.commit()
     if status == "done":
-        _after_commit()
         _warm_thumbnail(sha256, mime)
     return JobOutcome(exhibit_id, status if status != "failed" or attempts >= MAX_FAILURES else "retry")
-
-
-def _after_commit() -> None:
-    from app.search import services as search_services
-
-    hook = getattr(search_services, "after_commit_hook", None)
-    if hook is not None:
-        hook()
 
 
 def _warm_thumbnail(sha256: str, mime: str) -> None:

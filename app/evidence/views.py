@@ -46,14 +46,6 @@ def _exhibit_or_404(exhibit_id: int) -> Exhibit:
     return exhibit
 
 
-def _after_commit() -> None:
-    from app.search import services as search_services
-
-    hook = getattr(search_services, "after_commit_hook", None)
-    if hook is not None:
-        hook()
-
-
 def _file_size(storage) -> int:
     stream = storage.stream
     position = stream.tell()
@@ -95,7 +87,6 @@ def upload(case_id: int):
         db.session.rollback()
         return _refused(case, refusals, description, captured_at, event_id)
     db.session.commit()
-    _after_commit()
     for exhibit in added:
         flash(f"Pièce n° {exhibit.number} ajoutée : « {exhibit.original_name} ».", "success")
     for exhibit in duplicates:
@@ -195,7 +186,6 @@ def withdraw(exhibit_id: int):
         flash(f"La pièce n'a pas été retirée : {exc}", "error")
         return redirect(url_for("cases.show_case", case_id=exhibit.case_id, _anchor="pieces"))
     db.session.commit()
-    _after_commit()
     flash(f"Pièce n° {exhibit.number} retirée du dossier ; elle reste conservée avec son historique.", "success")
     return redirect(url_for("cases.show_case", case_id=exhibit.case_id, _anchor="pieces"))
 
