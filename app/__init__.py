@@ -15,7 +15,7 @@ from app.extensions import csrf, db, login_manager, migrate
 
 
 # Domain packages, in blueprint registration order.
-DOMAINS = ("core", "auth", "cases", "evidence", "search", "exports", "audit", "privacy", "backup")
+DOMAINS = ("core", "auth", "cases", "evidence", "search", "exports", "legal", "audit", "privacy", "backup")
 
 
 def create_app(config: Config | None = None) -> Flask:

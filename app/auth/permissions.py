@@ -13,6 +13,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "exhibits.download": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
     "exhibits.manage": frozenset({Role.LAWYER, Role.ADMIN}),
     "exports.brief": frozenset({Role.LAWYER, Role.ADMIN}),
+    # The « Voie de droit » panel: which remedy the facts call for (app/legal).
+    "legal.route": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
     "exports.anonymised": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),
     "exports.identified": frozenset({Role.ADMIN}),
     "dashboard.view": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),

@@ -36,9 +36,12 @@ class Person(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # Optional « M. » / « Mme »: the requête writes its sentences so that none is needed.
+    civility: Mapped[str] = mapped_column(String(8), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
     first_name: Mapped[str] = mapped_column(String(200), default="")
     birth_date: Mapped[date | None]
+    birth_place: Mapped[str] = mapped_column(String(200), default="")
     nationality: Mapped[str] = mapped_column(String(100), default="")
     numero_etranger: Mapped[str] = mapped_column(String(10), default="", index=True)
     phone: Mapped[str] = mapped_column(String(40), default="")
@@ -147,6 +150,9 @@ class Event(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     # A CCC ticket, an LRAR number, a requête number…
     reference: Mapped[str] = mapped_column(String(120), default="")
+    # The outcome of an ORDONNANCE (INJONCTION, REJET, NON-LIEU, DESISTEMENT) or the kind of a
+    # REFERE (L521-3, L521-1, L521-2): the routing and the dossier read this, never the text.
+    outcome: Mapped[str] = mapped_column(String(16), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -28,6 +28,9 @@ class Exhibit(db.Model):
     extension: Mapped[str] = mapped_column(String(10))
     original_name: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    # What the pièce is (app/legal/natures: CAPTURE, COURRIER, ACCUSE-LRAR, TITRE…), named so in
+    # the bordereau; defaults from the sniffed type.
+    nature: Mapped[str] = mapped_column(String(20), default="")
     captured_at: Mapped[datetime | None]
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)

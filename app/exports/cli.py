@@ -41,10 +41,18 @@ def _filters(options: dict):
 @click.argument("reference")
 @click.option("-o", "--output", required=True, help="Fichier .docx à écrire.")
 @click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
-def brief_command(reference, output, org_slug):
-    """Écrit le mémoire en référé (Word) du dossier REFERENCE."""
+@click.option("--route", default="", help="Voie imposée (MESURES-UTILES, SUSPENSION, EXECUTION, "
+                                          "NOUVELLES-CIRCONSTANCES) ; par défaut celle du dossier.")
+def brief_command(reference, output, org_slug, route):
+    """Écrit la requête (Word) du dossier REFERENCE, pour la voie de droit que ses faits appellent."""
+    from app.legal.requete import RouteRefused
+
     case, org = case_by_reference(reference, org_slug)
-    export = services.export_brief(case, org, None, source="cli")
+    try:
+        export = services.export_brief(case, org, None, route=route, source="cli")
+    except RouteRefused as exc:
+        db.session.rollback()
+        fail(str(exc))
     db.session.commit()
     _write(export, output)
 

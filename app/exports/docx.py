@@ -1,4 +1,4 @@
-"""Plain rows → Word files (.docx bytes): the référé brief, the bordereau and the collective dossier.
+"""Plain rows → Word files (.docx bytes): the scaffolding the requêtes share, the bordereau and the collective dossier.
 
 No Flask, no database: rows, texts (app/data/brief.json), the association's optional base
 document and the clock come in as arguments. Every string goes through `_clean` (XML-safe,
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,8 +24,8 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Emu, Pt, RGBColor
 
 from app.core.formats import date_long, datetime_fr
-from app.exports.rows import CaseRow, ExhibitRow
-from app.exports.summary import REMEDIES, REMEDY_LABELS, Summary
+from app.exports.rows import ExhibitRow
+from app.exports.summary import Summary
 from app.exports.text import typo_fr, xml_safe
 
 PLACEHOLDER = re.compile(r"(\[À COMPLÉTER[^\]]*\])")
@@ -263,22 +263,16 @@ def _save(document) -> bytes:
     return buffer.getvalue()
 
 
-# --- the brief --------------------------------------------------------------------------------
-
-@dataclass
-class BriefInput:
-    """Everything the brief says, already loaded and checked by the caller."""
-
-    case: CaseRow
-    exhibits: list[ExhibitRow]
-    labels: dict[str, dict[str, str]]
-    tribunal: str
-    prefet: str
-    days_without_rights: int | None = None
-    extra: dict = field(default_factory=dict)
-
+# --- pièces: bordereau and annexes (the requête itself is built in app/legal/requete.py) --------
 
 def exhibit_nature(exhibit: ExhibitRow, natures: dict[str, str]) -> str:
+    """What the pièce is: the nature recorded with it (capture d'écran, accusé LRAR…), else a
+    guess from its type."""
+    from app.legal.codes import NATURES
+
+    recorded = getattr(exhibit, "nature", "")
+    if recorded in NATURES:
+        return NATURES[recorded]
     if exhibit.is_image:
         return natures.get("image", "Image")
     if exhibit.mime in natures:
@@ -307,166 +301,6 @@ def cite(numbers: list[int]) -> str:
         return f"(pièce n° {numbers[0]})"
     head = ", ".join(str(n) for n in numbers[:-1])
     return f"(pièces n° {head} et {numbers[-1]})"
-
-
-def _person(case: CaseRow) -> str:
-    return case.person.full_name if case.person and case.person.full_name else "la personne requérante"
-
-
-def _lower_first(text: str) -> str:
-    """« Prestations CAF » → « prestations CAF » (acronyms keep their capitals)."""
-    if len(text) > 1 and text[1].isupper():
-        return text
-    return text[:1].lower() + text[1:]
-
-
-def _sentence_case(text: str) -> str:
-    return text[:1].upper() + text[1:] if text else text
-
-
-def _identity(case: CaseRow) -> str:
-    person = case.person
-    if person is None or not person.full_name:
-        return ""
-    parts = [person.full_name]
-    if person.birth_date:
-        parts.append(f"né·e le {date_long(person.birth_date)}")
-    if person.nationality:
-        parts.append(f"de nationalité {person.nationality}")
-    if person.address:
-        parts.append(f"demeurant {' '.join(person.address.split())}")
-    if person.numero_etranger:
-        parts.append(f"numéro étranger {person.numero_etranger}")
-    return ", ".join(parts)
-
-
-def _facts_intro(data: BriefInput, texts: dict, today: date) -> str:
-    case = data.case
-    person = case.person
-    nationality = f", de nationalité {person.nationality}," if person and person.nationality else ""
-    titre = case.titre_actuel
-    if case.titre_expiry:
-        verb = "expiré le" if case.titre_expiry < today else "expirant le"
-        titre_phrase = (f"est titulaire d'un titre de séjour « {titre} » {verb} {date_long(case.titre_expiry)}."
-                        if titre else f"est titulaire d'un titre de séjour {verb} {date_long(case.titre_expiry)}.")
-    elif titre:
-        titre_phrase = f"est titulaire d'un titre de séjour « {titre} »."
-    else:
-        titre_phrase = "[À COMPLÉTER : situation administrative de la personne requérante]."
-    blocages = " ; ".join(data.labels.get("blocage", {}).get(c, c) for c in case.blocages) or "[À COMPLÉTER]"
-    demarche = _lower_first(data.labels.get("demarche", {}).get(case.demarche, case.demarche))
-    if case.anef_number:
-        demarche += f", demande ANEF n° {case.anef_number}"
-    return texts["facts_intro"].format(personne=_sentence_case(_person(case)), nationalite=nationality,
-                                       titre_phrase=titre_phrase, demarche=demarche, blocages=blocages)
-
-
-def _exhibits_by_event(data: BriefInput) -> dict[int, list[int]]:
-    """Event id → brief numbers: exhibits attached to the event, or captured the same day."""
-    by_event: dict[int, list[int]] = {}
-    event_ids = {e.id for e in data.case.events}
-    for event in data.case.events:
-        numbers = [x.number for x in data.exhibits
-                   if x.event_id == event.id or (x.event_id not in event_ids and x.day == event.date)]
-        by_event[event.id] = numbers
-    return by_event
-
-
-def _fact(event, data: BriefInput, texts: dict, numbers: list[int]) -> str:
-    sentences = texts["event_sentences"]
-    template = sentences.get(event.type) or sentences.get("AUTRE", "l'événement suivant est survenu")
-    if event.type not in sentences:
-        label = data.labels.get("evenement", {}).get(event.type, event.type)
-        template = f"{template} ({label.lower()})"
-    text = f"Le {date_long(event.date)}, " + template.format(personne=_person(data.case))
-    if event.reference:
-        text += " " + texts["event_reference"].format(reference=event.reference)
-    description = event.description.strip().rstrip(" .")
-    if description:
-        text += f" : « {description} »"
-    if numbers:
-        text += " " + cite(numbers)
-    return text + "."
-
-
-def build_brief(data: BriefInput, *, texts: dict, today: date, template: bytes | None = None) -> bytes:
-    """The draft référé mesures utiles (L. 521-3 CJA) as .docx bytes."""
-    document = _new_document(template)
-    case = data.case
-    labels = data.labels
-    _para(document, texts["title"], "Title", align=WD_ALIGN_PARAGRAPH.CENTER)
-    _para(document, texts["subtitle"], align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
-    _para(document, texts["addressee"].format(tribunal=data.tribunal), align=WD_ALIGN_PARAGRAPH.CENTER)
-
-    _para(document, texts["pour_heading"], bold=True)
-    identity = _identity(case)
-    _para(document, texts["pour"].format(identite=identity) if identity else texts["pour_unknown"])
-    _para(document, texts["counsel"])
-    _para(document, texts["contre_heading"], bold=True)
-    _para(document, texts["contre"].format(prefet=data.prefet, prefet_adresse=texts["prefet_adresse"]))
-    _para(document, texts["intro"])
-
-    # I. Faits et procédure
-    _heading(document, texts["facts_heading"], 1)
-    _para(document, _facts_intro(data, texts, today))
-    by_event = _exhibits_by_event(data)
-    if case.events:
-        facts = _NumberedList(document)
-        for event in case.events:
-            facts.item(_fact(event, data, texts, by_event.get(event.id, [])))
-    else:
-        _para(document, texts["facts_no_events"])
-    cited = {n for numbers in by_event.values() for n in numbers}
-    uncited = [x.number for x in data.exhibits if x.number not in cited]
-    if uncited:
-        _para(document, f"Sont également produites les {cite(uncited)[1:-1]}.")
-    if data.days_without_rights:
-        _para(document, texts["facts_rights"].format(jours=data.days_without_rights))
-
-    # II. Discussion
-    _heading(document, texts["discussion_heading"], 1)
-    _para(document, texts["discussion_intro"])
-    _heading(document, texts["urgence_heading"], 2)
-    _para(document, texts["urgence_renewal"] if case.demarche == "RENOUV" else texts["urgence_other"])
-    if data.days_without_rights:
-        _para(document, texts["urgence_rights"].format(jours=data.days_without_rights))
-    if case.consequences:
-        names = ", ".join(_lower_first(labels.get("consequence", {}).get(c, c)) for c in case.consequences)
-        _para(document, texts["urgence_consequences"].format(consequences=names))
-    _para(document, texts["urgence_placeholder"])
-
-    _heading(document, texts["utilite_heading"], 2)
-    _para(document, texts["utilite_intro"])
-    steps = []
-    for remedy in REMEDIES:
-        events = [e for e in case.events if e.type == remedy]
-        if events:
-            dates = ", ".join(f"le {date_long(e.date)}" for e in events)
-            numbers = sorted({n for e in events for n in by_event.get(e.id, [])})
-            steps.append(f"{_lower_first(REMEDY_LABELS[remedy].split(' (')[0])} ({dates})"
-                         + (f" {cite(numbers)}" if numbers else ""))
-    _para(document, texts["utilite_steps"].format(demarches=" ; ".join(steps)) if steps else texts["utilite_none"])
-    _para(document, texts["utilite_law"])
-    _para(document, texts["utilite_placeholder"])
-
-    _heading(document, texts["obstacle_heading"], 2)
-    _para(document, texts["obstacle_text"])
-    _para(document, texts["obstacle_placeholder"])
-
-    # Par ces motifs
-    _heading(document, texts["motifs_heading"], 1)
-    _para(document, texts["motifs_intro"])
-    motifs = _NumberedList(document)
-    for item in texts["motifs"]:
-        motifs.item(item.format(prefet=data.prefet))
-    _para(document, texts["signature"].format(date=date_long(today)), align=WD_ALIGN_PARAGRAPH.RIGHT)
-    _para(document, texts["signature_counsel"], align=WD_ALIGN_PARAGRAPH.RIGHT)
-
-    # Bordereau and annexes
-    _bordereau(document, data.exhibits, texts, page_break=True)
-    if data.exhibits:
-        _annexes(document, data.exhibits, texts)
-    return _save(document)
 
 
 def _bordereau(document, exhibits: list[ExhibitRow], texts: dict, *, page_break: bool) -> None:

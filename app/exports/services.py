@@ -26,8 +26,7 @@ from app.core import departements
 from app.core.clock import today as clock_today, utcnow
 from app.exports import rows as rows_mod
 from app.exports.bundle import build_bundle
-from app.exports.docx import (BriefInput, DossierCase, build_bordereau, build_brief, build_dossier,
-                              validate_template)
+from app.exports.docx import DossierCase, build_bordereau, build_dossier, validate_template
 from app.exports.summary import REMEDIES, Summary, SummaryBuilder, case_stats
 from app.exports.text import ascii_slug
 from app.exports.xlsx import write_workbook
@@ -140,18 +139,45 @@ def _text_matches(org_id: int, q: str, filters: CaseFilters, identity: bool) -> 
 
 # --- brief and Télérecours zip ----------------------------------------------------------------
 
-def _brief_input(case: Case, today: date) -> BriefInput:
+def _requete_input(case: Case, today: date):
+    """The requête's facts: rows of the case (identified), its numbered pièces, the party and
+    the routing computed on exactly those pièces."""
+    from app.legal.french import Party
+    from app.legal.requete import RequeteInput
+    from app.legal.services import routing_for
+
     row = next(rows_mod.iter_case_rows([case.id], identified=True, key=_key()))
     exhibits = rows_mod.exhibit_rows(case.id, locate_exhibit)
     dep = departements.get(case.prefecture)
+    rule_set = _rules()
     facts = deadlines.CaseFacts(status=row.status, titre_expiry=row.titre_expiry,
                                 events=tuple(deadlines.TimelineFact(e.date, e.type) for e in row.events))
-    return BriefInput(
-        case=row, exhibits=exhibits, labels=rows_mod.labels_for(case.org_id),
+    person = case.person
+    party = Party() if person is None else Party(
+        first_name=person.first_name, last_name=person.last_name, civility=person.civility or "",
+        birth_date=person.birth_date, birth_place=person.birth_place or "", nationality=person.nationality,
+        address=person.address)
+    return RequeteInput(
+        case=row, party=party, exhibits=exhibits, labels=rows_mod.labels_for(case.org_id),
         tribunal=dep.tribunal_administratif if dep else "[À COMPLÉTER : tribunal]",
         prefet=dep.prefet if dep else "préfet [À COMPLÉTER]",
-        days_without_rights=deadlines.days_without_rights(facts, today, _rules()),
+        routing=routing_for(case, today, proofs=exhibits),
+        days_without_rights=deadlines.days_without_rights(facts, today, rule_set),
+        rights_estimated=_api_end_assumed(row.events, rule_set),
     )
+
+
+def _api_end_assumed(events, rule_set: deadlines.Rules) -> bool:
+    """True when an API's end is not recorded (no « API expirée » within its validity): the days
+    without rights then rest on the assumed validity and the requête says so."""
+    ordered = sorted(events, key=lambda e: e.date)
+    for i, event in enumerate(ordered):
+        if event.type != "API":
+            continue
+        end = deadlines.add_months(event.date, rule_set.api_validity_months)
+        if not any(later.type == "API-FIN" and later.date <= end for later in ordered[i + 1:]):
+            return True
+    return False
 
 
 def template_path(org) -> Path:
@@ -191,14 +217,22 @@ def remove_template(org, actor) -> bool:
     return True
 
 
-def export_brief(case: Case, org, actor, *, source: str = "web", today: date | None = None) -> ExportFile:
-    """The Word brief of one case (already loaded with the organisation check)."""
+def export_brief(case: Case, org, actor, *, route: str | None = None, source: str = "web",
+                 today: date | None = None) -> ExportFile:
+    """The Word requête of one case (already loaded with the organisation check), for the route
+    its facts call for or the one asked. Raises RouteRefused (AUCUNE, unknown route)."""
+    from app.legal.requete import build_requete, load_references, load_texts
+
     today = today or clock_today()
-    data = _brief_input(case, today)
-    content = build_brief(data, texts=brief_texts(), today=today, template=org_template(org))
-    result = _file(content, f"refere_{ascii_slug(case.reference, 40) or case.id}.docx", DOCX, len(data.exhibits))
+    data = _requete_input(case, today)
+    chosen = (route or "").strip().upper() or data.routing.route
+    content = build_requete(data, route=chosen, texts=load_texts(), references=load_references(), today=today,
+                            template=org_template(org))
+    result = _file(content, f"requete_{chosen.lower()}_{ascii_slug(case.reference, 40) or case.id}.docx", DOCX,
+                   len(data.exhibits))
     audit.record("export.brief", actor=actor, obj=case, org_id=case.org_id, sha256=result.sha256,
-                 rows=len(data.case.events), exhibits=len(data.exhibits), source=source)
+                 rows=len(data.case.events), exhibits=len(data.exhibits), source=source, route=chosen,
+                 recommended=data.routing.route)
     return result
 
 

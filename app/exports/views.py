@@ -16,6 +16,7 @@ from app.exports import services
 from app.exports.charts import svg_bars, svg_line
 from app.exports.docx import format_value
 from app.extensions import db
+from app.legal.requete import RouteRefused
 
 bp = Blueprint("exports", __name__, template_folder="templates")
 
@@ -38,9 +39,14 @@ def _query() -> str:
 
 @bp.route("/cases/<int:case_id>/brief.docx")
 def brief(case_id: int):
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, current_user, with_timeline=True)
     require("exports.brief")
-    export = services.export_brief(case, current_user.organisation, current_user)
+    try:
+        export = services.export_brief(case, current_user.organisation, current_user,
+                                       route=request.args.get("route", "")[:40])
+    except RouteRefused as exc:
+        db.session.rollback()
+        return render_template("exports/no_requete.html", case=case, message=str(exc)), 409
     db.session.commit()
     return _send(export)
 

@@ -27,7 +27,8 @@ def admin(org):
 
 @pytest.fixture
 def documented_case(org, lawyer):
-    """A renewal blocked on ANEF: dated attempts, remedies, a référé won, two screenshots."""
+    """A renewal blocked on ANEF: dated attempts, remedies, a référé won and not carried out (route
+    EXECUTION), two screenshots."""
     case = factories.case(org, lawyer, last_name="Nguyễn", first_name="Thị Minh Khai", nationality="vietnamienne",
                           numero_etranger="0612345678", birth_date=date(1988, 5, 4), phone="0612345678",
                           email="minh@example.org", titre_actuel="salarié", titre_expiry=date(2025, 1, 31),
@@ -37,8 +38,9 @@ def documented_case(org, lawyer):
     ccc = factories.event(case, "CCC", date(2025, 2, 20), "Appel au CCC, aucune solution.", reference="TICKET-4471")
     factories.event(case, "PAN", date(2025, 3, 1), "Le PAN renvoie vers le CCC.")
     factories.event(case, "SUBST", date(2025, 3, 10))
-    factories.event(case, "REFERE", date(2025, 4, 2), "Référé mesures utiles, TA de Lyon.")
-    factories.event(case, "ORDONNANCE", date(2025, 4, 20), "Injonction au préfet de délivrer une API sous 8 jours.")
+    factories.event(case, "REFERE", date(2025, 4, 2), "Référé mesures utiles, TA de Lyon.", outcome="L521-3")
+    factories.event(case, "ORDONNANCE", date(2025, 4, 20), "Injonction au préfet de délivrer une API sous 8 jours.",
+                    outcome="INJONCTION")
     add_exhibit(case, screenshot(1), "capture_anef.png", lawyer, description="Écran d'erreur de l'ANEF",
                 captured_at=datetime(2025, 2, 12, 10, 30))
     add_exhibit(case, screenshot(2), "ticket.png", lawyer, description="Courriel du CCC",

@@ -16,8 +16,8 @@ from tests.conftest import login
 from tests.exports.helpers import add_exhibit, docx_text, exhibit_path, screenshot
 
 
-def _brief(client, case_id):
-    response = client.get(f"/cases/{case_id}/brief.docx")
+def _brief(client, case_id, route=None):
+    response = client.get(f"/cases/{case_id}/brief.docx" + (f"?route={route}" if route else ""))
     assert response.status_code == 200, response.status_code
     assert response.mimetype.endswith("wordprocessingml.document")
     return response.data
@@ -25,9 +25,11 @@ def _brief(client, case_id):
 
 def test_brief_tells_the_case_with_numbered_pieces(client, lawyer, documented_case):
     login(client, lawyer)
-    content = _brief(client, documented_case.id)
+    content = _brief(client, documented_case.id, route="MESURES-UTILES")
     raw = docx_text(content)
     text = raw.replace(NBSP, " ")
+    # Forced away from the case's route: the draft says which one the facts call for.
+    assert "appellent la voie « Demande d'exécution de l'ordonnance obtenue »" in text
     assert "RÉFÉRÉ MESURES UTILES" in text
     assert "L. 521-3" in text
     assert "tribunal administratif de Lyon" in text
@@ -35,16 +37,18 @@ def test_brief_tells_the_case_with_numbered_pieces(client, lawyer, documented_ca
     assert "Thị Minh Khai NGUYỄN" in text
     assert "Le 12 février 2025, Thị Minh Khai NGUYỄN a tenté de déposer sa demande sur l'ANEF" in text
     # The screenshot captured that day and the one attached to the CCC event are cited there.
-    assert "survenue » » (pièce n° 1)." in text
+    assert "sans y parvenir (pièce n° 1)." in text
     assert "TICKET-4471" in text and "(pièce n° 2)" in text
     assert "Pièce n° 1" in text and "Pièce n° 2" in text
-    assert "CE, 9 juin 2022, n° 453391" in text  # renewal: urgency presumed
+    # Renewal asked after the R. 431-5 window (titre expired 31 January, first attempt 12 February).
+    assert "l'urgence n'est pas présumée" in text
+    assert "453391" not in text and "R. 414-3" not in text
     assert "[À COMPLÉTER" in text
     document = Document(io.BytesIO(content))
     styles = {p.style.name for p in document.paragraphs}
     assert {"Title", "Heading 1", "Heading 2", "List Number", "Caption"} <= styles
     headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
-    assert headings[:2] == ["I. FAITS ET PROCÉDURE", "II. DISCUSSION"]
+    assert headings[:3] == ["I. FAITS ET PROCÉDURE", "II. DISCUSSION", "PAR CES MOTIFS"]
     assert "BORDEREAU DES PIÈCES" in headings and "ANNEXES" in headings
     # Bordereau: continuous numbering from 1, nature and date in the label.
     table = document.tables[0]
@@ -62,6 +66,15 @@ def test_brief_tells_the_case_with_numbered_pieces(client, lawyer, documented_ca
     assert "PAGE" in document.sections[0].footer._element.xml
     # French typography: non-breaking space before the colon.
     assert f"POUR{NBSP}:" in raw and f"«{NBSP}salarié{NBSP}»" in raw
+
+
+def test_default_brief_is_the_route_the_case_calls_for(client, lawyer, documented_case):
+    login(client, lawyer)
+    text = docx_text(_brief(client, documented_case.id)).replace(NBSP, " ")
+    assert "DEMANDE D'EXÉCUTION D'UNE ORDONNANCE DE RÉFÉRÉ" in text
+    assert "article L. 911-4 du code de justice administrative" in text
+    assert "appellent la voie" not in text  # no warning line when the route is the case's own
+    assert "aide juridictionnelle à titre provisoire" in text
 
 
 def test_brief_is_audited_with_the_hash_of_the_file(client, lawyer, documented_case, db):
@@ -93,7 +106,10 @@ def test_hostile_text_stays_literal(client, org, lawyer):
 def test_empty_case_gives_a_valid_brief(client, org, lawyer):
     case = factories.case(org, lawyer, last_name="", first_name="", blocages=["ACC-AUTH"], demarche="PREMIERE")
     login(client, lawyer)
-    text = docx_text(_brief(client, case.id)).replace(NBSP, " ")
+    # No timeline: no route, and a clear French refusal rather than a confident draft.
+    refused = client.get(f"/cases/{case.id}/brief.docx")
+    assert refused.status_code == 409 and "chronologie est vide" in refused.get_data(as_text=True)
+    text = docx_text(_brief(client, case.id, route="MESURES-UTILES")).replace(NBSP, " ")
     assert "aucun événement" in text
     assert "Aucune pièce" in text
     assert "nom, prénom" in text  # identity placeholder
@@ -116,7 +132,7 @@ def test_missing_exhibit_file_is_reported_not_fatal(app, client, lawyer, documen
 def test_paris_is_against_the_prefet_de_police(client, org, lawyer):
     case = factories.case(org, lawyer, prefecture="75")
     login(client, lawyer)
-    text = docx_text(_brief(client, case.id)).replace(NBSP, " ")
+    text = docx_text(_brief(client, case.id, route="MESURES-UTILES")).replace(NBSP, " ")
     assert "CONTRE" in text and "Le préfet de police" in text
     assert "tribunal administratif de Paris" in text
 
@@ -159,7 +175,7 @@ def test_association_base_document_is_used(app, client, admin, documented_case, 
     text = docx_text(_brief(client, documented_case.id))
     assert "CIMADE LYON" in text
     assert "Texte d'exemple" not in text
-    assert "L. 521-3" in text
+    assert "L. 911-4" in text
     assert db.session.scalar(select(AuditRecord).where(AuditRecord.action == "export.template")) is not None
 
 
@@ -185,7 +201,7 @@ def test_cli_brief(app, tmp_path, org, other_org, documented_case, db):
     out = tmp_path / "brief.docx"
     result = runner.invoke(args=["exports", "brief", documented_case.reference, "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "L. 521-3" in docx_text(out.read_bytes())
+    assert "L. 911-4" in docx_text(out.read_bytes())
     record = db.session.scalar(select(AuditRecord).where(AuditRecord.action == "export.brief"))
     assert record.actor_id is None and '"source":"cli"' in record.detail
     # The same reference in another association: ambiguous without --org.
@@ -194,6 +210,9 @@ def test_cli_brief(app, tmp_path, org, other_org, documented_case, db):
     assert result.exit_code != 0 and "--org" in result.output
     result = runner.invoke(args=["exports", "brief", documented_case.reference, "--org", "assoc-paris",
                                  "-o", str(out)])
+    assert result.exit_code != 0 and "chronologie est vide" in result.output  # AUCUNE: no document
+    result = runner.invoke(args=["exports", "brief", documented_case.reference, "--org", "assoc-paris",
+                                 "--route", "MESURES-UTILES", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "Thị Minh Khai" not in docx_text(out.read_bytes())
     result = runner.invoke(args=["exports", "brief", "NOPE-1", "-o", str(out)])
@@ -205,7 +224,7 @@ def test_forty_screenshots_are_all_annexed(client, org, lawyer):
     for i in range(12):
         add_exhibit(case, screenshot(100 + i), f"c{i}.png", lawyer, captured_at=datetime(2025, 3, 1 + i))
     login(client, lawyer)
-    document = Document(io.BytesIO(_brief(client, case.id)))
+    document = Document(io.BytesIO(_brief(client, case.id, route="MESURES-UTILES")))
     assert len(document.inline_shapes) == 12
     assert [p.text for p in document.paragraphs if p.style.name == "Heading 2" and p.text.startswith("Pièce")] == \
         [f"Pièce n°{NBSP}{i}" for i in range(1, 13)]
