@@ -16,7 +16,7 @@ from app.exports import services
 from app.exports.charts import svg_bars, svg_line
 from app.exports.docx import format_value
 from app.extensions import db
-from app.legal.requete import RouteRefused
+from app.legal.requete import RouteRefused, UnknownRoute
 
 bp = Blueprint("exports", __name__, template_folder="templates")
 
@@ -46,7 +46,8 @@ def brief(case_id: int):
                                        route=request.args.get("route", "")[:40])
     except RouteRefused as exc:
         db.session.rollback()
-        return render_template("exports/no_requete.html", case=case, message=str(exc)), 409
+        status = 400 if isinstance(exc, UnknownRoute) else 409
+        return render_template("exports/no_requete.html", case=case, message=str(exc)), status
     db.session.commit()
     return _send(export)
 

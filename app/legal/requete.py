@@ -35,6 +35,10 @@ class RouteRefused(ValueError):
     """No requête for this route (AUCUNE, or an unknown code): the French reason."""
 
 
+class UnknownRoute(RouteRefused):
+    """The route asked for is not a code of the contract."""
+
+
 def load_texts() -> dict:
     """Read at each export, so a lawyer's correction applies at once."""
     return json.loads((DATA / "requetes.json").read_text(encoding="utf-8"))
@@ -47,7 +51,8 @@ def load_references() -> dict[str, dict]:
 
 def cited_reference_ids(texts) -> set[str]:
     """Every {ref:ID} the texts use (for the test that each is verified and sourced)."""
-    return set(REF_TOKEN.findall(json.dumps(texts, ensure_ascii=False)))
+    printed = {k: v for k, v in texts.items() if not k.startswith("_")}  # comments explain the syntax
+    return set(REF_TOKEN.findall(json.dumps(printed, ensure_ascii=False)))
 
 
 @dataclass
@@ -117,7 +122,7 @@ def build_requete(data: RequeteInput, *, route: str | None = None, texts: dict, 
     routing = data.routing
     route = route or routing.route
     if route not in ROUTES:
-        raise RouteRefused(f"Voie de droit inconnue : « {route[:40]} ». Voies possibles : "
+        raise UnknownRoute(f"Voie de droit inconnue : « {route[:40]} ». Voies possibles : "
                            + ", ".join(r for r in ROUTES if r != "AUCUNE") + ".")
     if route == "AUCUNE":
         raise RouteRefused("Aucune requête n'est à déposer pour ce dossier : " + " ".join(routing.reasons))
@@ -429,4 +434,4 @@ def _motifs(own: dict, article_route: str, data: RequeteInput) -> list[str]:
     return own["motifs"]
 
 
-__all__ = ["RequeteInput", "RouteRefused", "build_requete", "load_texts", "load_references", "elide"]
+__all__ = ["RequeteInput", "RouteRefused", "UnknownRoute", "build_requete", "load_texts", "load_references", "elide"]

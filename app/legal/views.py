@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import Blueprint, render_template
 from markupsafe import Markup
 from flask_login import current_user
 
 from app.auth.permissions import can
 from app.legal.codes import ROUTES
 from app.legal.services import routing_for
+
+# No routes of its own (the requête is an export): the blueprint carries the templates.
+bp = Blueprint("legal", __name__, template_folder="templates")
 
 
 def route_panel(case) -> str:
