@@ -207,7 +207,7 @@ def build_requete(data: RequeteInput, *, route: str | None = None, texts: dict, 
         _para(document, nc["new_outro"])
 
     section.heading(common["urgence_heading"])
-    _urgence(document, data, own, common, say, by_event, route)
+    _urgence(document, data, own, common, say, by_event, route, today)
 
     if article_route == "MESURES-UTILES":
         section.heading(own["specific_heading"])
@@ -374,14 +374,23 @@ def _recevabilite(own: dict, article_route: str, routing: Routing, say: _Writer,
 
 
 def _urgence(document, data: RequeteInput, own: dict, common: dict, say: _Writer, by_event: dict,
-             route: str) -> None:
+             route: str, today: date) -> None:
     routing, case = data.routing, data.case
+    renewal = case.demarche == "RENOUV"
     if route == "EXECUTION":
         _para(document, say(own["urgence_intro"]))
-    elif case.demarche == "RENOUV" and routing.renewal_in_time:
-        _para(document, say(own["urgence_presumed"]))
-    elif case.demarche == "RENOUV" and routing.renewal_in_time is False:
+    elif renewal and routing.renewal_in_time is False:
         _para(document, say(common["urgence_not_presumed"]))
+    elif renewal and "urgence_in_time_blocked" not in own:  # suspension of a refused renewal
+        _para(document, say(own["urgence_presumed"]))
+    elif renewal and routing.renewal_in_time:  # référé mesures utiles: was the request registered?
+        deposited = any(e.type == "DEPOT" for e in case.events)
+        effet = ""
+        if case.titre_expiry:
+            effet = say(own["effet_titre_expired" if case.titre_expiry < today else "effet_titre_coming"],
+                        expiration=date_long(case.titre_expiry))
+        key = "urgence_presumed" if deposited else "urgence_in_time_blocked"
+        _para(document, say(own[key], effet_titre=effet).strip())
     harms = [e for e in case.events if e.type in HARMS]
     if harms:
         _para(document, say(common["urgence_harms_intro"]))

@@ -375,8 +375,13 @@ def _renewal_check(situation: Situation, events: list[Fact], result: Routing, ru
             f"{rules.renewal_end_days}e jour avant l'expiration du titre le {date_long(expiry)} ; article R. 431-5 "
             "du CESEDA). La personne n'a pas droit à une API d'office et le juge ne présumera pas l'urgence : "
             "il faut la démontrer par les conséquences (emploi, prestations, logement), pièces à l'appui.")))
-    else:
+    elif any(window[0] <= day <= window[1] for day in filings):
         result.renewal_in_time = True
+    else:  # every attempt came before the window opened: not late, but not « in time » either
+        result.missing.append(
+            f"Les démarches de renouvellement enregistrées précèdent l'ouverture de la période de dépôt : "
+            f"refaire une tentative entre le {date_long(window[0])} et le {date_long(window[1])}, avec capture "
+            "d'écran, pour que la demande soit présentée dans les délais (article R. 431-5 du CESEDA).")
 
 
 def _attempts_check(events: list[Fact], result: Routing) -> None:

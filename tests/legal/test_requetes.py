@@ -35,7 +35,7 @@ def make(org, reference, events, **fields):
 SCENARIOS = {
     "BLOQUE": ([(90, "TENTATIVE", ""), (70, "ERREUR", ""), (50, "TENTATIVE", ""), (40, "PREF", "")],
                {"demarche": "RENOUV", "titre_expiry": ago(-20)}, "MESURES-UTILES", set(), {"MEME-SEMAINE", "HORS-DELAI"}),
-    "SILENCE": ([(200, "DEPOT", "")], {"demarche": "RENOUV", "titre_expiry": ago(60)}, "SUSPENSION", set(),
+    "SILENCE": ([(160, "DEPOT", "")], {"demarche": "RENOUV", "titre_expiry": ago(60)}, "SUSPENSION", set(),
                 {"OQTF"}),
     "INJONCTION": ([(120, "TENTATIVE", ""), (100, "TENTATIVE", ""), (60, "REFERE", "L521-3"),
                     (45, "ORDONNANCE", "INJONCTION")], {}, "EXECUTION", set(), set()),

@@ -174,3 +174,11 @@ def test_json_has_the_contract_keys():
     payload = route_case(Situation(events=(fact(10, "TENTATIVE"),)), TODAY, Rules()).as_json()
     assert {"route", "reasons", "warnings"} <= payload.keys()
     assert all({"code", "message"} == w.keys() for w in payload["warnings"])
+
+
+def test_renewal_attempts_all_before_the_window_are_neither_late_nor_in_time():
+    expiry = TODAY + timedelta(days=200)  # window opens in 80 days
+    result = route_case(Situation(events=(fact(10, "TENTATIVE"), fact(2, "TENTATIVE")), demarche="RENOUV",
+                                  titre_expiry=expiry), TODAY, Rules())
+    assert result.renewal_in_time is None and "HORS-DELAI" not in result.warning_codes()
+    assert any("précèdent l'ouverture" in m for m in result.missing)
