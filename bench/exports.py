@@ -139,12 +139,14 @@ def realistic_screenshot(seed: int) -> bytes:
 
 
 def bench_brief(org, lawyer, screenshots: int) -> float:
-    from app.cases.services import CaseInput, create_case
+    from app.cases.services import CaseInput, EventInput, add_event, create_case
     from app.evidence.services import add_exhibit
     from app.exports import services
 
     case = create_case(org, CaseInput(prefecture="69", demarche="RENOUV", status="OUVERT", blocages=["API-ABS"],
                                       last_name="Diallo", first_name="Awa", titre_expiry=date(2025, 1, 1)), lawyer)
+    for week in range(4):  # attempts on different weeks: the case routes to a référé mesures utiles
+        add_event(case, EventInput(date(2025, 1, 1) + timedelta(days=7 * week), "TENTATIVE"), lawyer)
     for i in range(screenshots):
         add_exhibit(case, realistic_screenshot(i), f"capture{i}.png", lawyer,
                     captured_at=datetime(2025, 1, 1 + i % 28))

@@ -50,7 +50,8 @@ def case(org: Organisation, actor: User | None = None, **fields) -> Case:
 
 
 def event(case_: Case, type_: str = "TENTATIVE", when: date | None = None, description: str = "",
-          reference: str = "", actor: User | None = None) -> Event:
-    created = cases.add_event(case_, EventInput(when or date(2025, 3, 1), type_, description, reference), actor)
+          reference: str = "", actor: User | None = None, outcome: str = "") -> Event:
+    created = cases.add_event(case_, EventInput(when or date(2025, 3, 1), type_, description, reference,
+                                                outcome=outcome), actor)
     db.session.commit()
     return created

@@ -44,6 +44,24 @@ def test_cases_import_cli_reports_every_bad_row(app, org, tmp_path):
     assert _db.session.scalar(select(func.count(Case.id))) == 2
 
 
+def test_cases_import_cli_reads_and_checks_the_issue_column(app, org, tmp_path):
+    from app.cases.models import Event
+    from tests.cases.test_outcomes import WITH_ISSUE, write_xlsx as write_with_issue
+
+    runner = app.test_cli_runner()
+    cases = [row(**{"Référence": "R-1"})]
+    bad = write_with_issue(tmp_path / "bad.xlsx", cases, [["R-1", "02/03/2025", "ORDONNANCE", "", "victoire"]],
+                           WITH_ISSUE)
+    result = runner.invoke(args=["cases", "import", str(bad), "--org", org.slug])
+    assert result.exit_code == 1 and "feuille « Chronologie », ligne 2, colonne « Issue »" in result.output
+    assert _db.session.scalar(select(func.count(Case.id))) == 0
+    ok = write_with_issue(tmp_path / "ok.xlsx", cases, [["R-1", "02/03/2025", "ORDONNANCE", "", "Injonction"]],
+                          WITH_ISSUE)
+    result = runner.invoke(args=["cases", "import", str(ok), "--org", org.slug])
+    assert result.exit_code == 0 and "1 événement(s)" in result.output
+    assert _db.session.scalar(select(Event.outcome)) == "INJONCTION"
+
+
 def test_demo_seed_is_idempotent_and_realistic(app):
     app.config["DEMO_PASSWORD"] = "mot de passe de demo"
     runner = app.test_cli_runner()

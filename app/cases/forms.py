@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, HiddenField, SelectField, SelectMultipleField,
                      StringField, TextAreaField, widgets)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.cases.services import NUMERO_ETRANGER
+from app.cases.services import CIVILITIES, NUMERO_ETRANGER
 from app.core import departements
+from app.legal.codes import ORDONNANCE_OUTCOMES, REFERE_KINDS
 
 DATE_MSG = "Date invalide : utilisez le sélecteur ou le format AAAA-MM-JJ."
 
@@ -50,9 +52,13 @@ def numero_etranger_check(form, field):
 class CaseForm(FlaskForm):
     version = HiddenField()
     # person
+    # Checked by the service (validate_input), like the import.
+    civility = SelectField("Civilité (facultatif)", validate_choice=False,
+                           choices=[SelectChoice(c, c or "—") for c in CIVILITIES])
     last_name = _short("Nom")
     first_name = _short("Prénom")
     birth_date = FrenchDateField("Date de naissance", validators=[Optional()])
+    birth_place = _short("Lieu de naissance")
     nationality = _short("Nationalité", 100)
     numero_etranger = StringField("Numéro étranger (AGDREF)", validators=[Optional(), numero_etranger_check])
     phone = _short("Téléphone", 40)
@@ -100,3 +106,9 @@ class EventForm(FlaskForm):
         Optional(), Length(max=10_000, message="10 000 caractères au maximum.")])
     reference = StringField("Référence (ticket CCC, n° LRAR, n° de requête…)", validators=[
         Optional(), Length(max=120, message="120 caractères au maximum.")])
+    # Checked against the type by the service (outcome_error), so the French reason is its own.
+    outcome = SelectField("Issue de l'ordonnance ou type de référé", validate_choice=False, choices=[
+        SelectChoice("", "— Sans objet —"),
+        *(SelectChoice(code, label, optgroup="Issue de l'ordonnance") for code, label in ORDONNANCE_OUTCOMES.items()),
+        *(SelectChoice(code, label, optgroup="Type de référé") for code, label in REFERE_KINDS.items()),
+    ])

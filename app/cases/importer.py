@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,8 +25,9 @@ from app.cases.services import (PERSON_FIELDS, CaseInput, clean_text, next_refer
 from app.cases.taxonomy import Taxonomy
 from app.core import departements
 from app.core.clock import today as clock_today
-from app.core.spreadsheet import CASE_COLUMNS, EVENT_COLUMNS, unneutralise
+from app.core.spreadsheet import CASE_COLUMNS, EVENT_COLUMNS, EVENT_OPTIONAL_COLUMNS, unneutralise
 from app.extensions import db
+from app.legal.codes import OUTCOMES_BY_TYPE, outcome_error
 from app.search.models import IndexOutbox
 
 FIELD_COLUMNS = {  # CaseInput field -> column, to place service errors in the report
@@ -137,14 +140,15 @@ def _read_csv(data: bytes, report: ImportReport):
     return rows, []
 
 
-def _header(rows, expected: list[str], sheet: str, report: ImportReport) -> dict[str, int] | None:
+def _header(rows, expected: list[str], sheet: str, report: ImportReport,
+            optional: list[str] | tuple[str, ...] = ()) -> dict[str, int] | None:
     if not rows:
         report.problems.append(Problem(sheet, None, None, "feuille vide : la ligne d'en-tête est absente."))
         return None
     header = [str(v).strip() if v is not None else "" for v in rows[0][1]]
     positions = {name: i for i, name in enumerate(header) if name}
     missing = [c for c in expected if c not in positions]
-    unknown = [c for c in positions if c not in expected]
+    unknown = [c for c in positions if c not in expected and c not in optional]
     if missing:
         report.problems.append(Problem(sheet, 1, None, "en-tête incorrect : colonne(s) manquante(s) « "
                                        + " », « ".join(missing) + " »."))
@@ -191,11 +195,37 @@ def _codes(value: str, kind: str, taxonomy: Taxonomy) -> tuple[list[str], list[s
     return codes, unknown
 
 
+def _key(text: str) -> str:
+    """Lower case, no accents, letters and digits only: « L. 521-3 » and « l521-3 » meet."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    return re.sub(r"[^a-z0-9]", "", "".join(c for c in folded if not unicodedata.combining(c)))
+
+
+# The `Issue` column takes the codes (any case), their labels, and the words people type.
+OUTCOME_WORDS = {
+    "INJONCTION": ("injonction", "injonction prononcée"),
+    "NON-LIEU": ("non-lieu", "non lieu à statuer"),
+    "DESISTEMENT": ("désistement",),
+    "L521-3": ("L. 521-3", "mesures utiles", "référé mesures utiles", "référé-mesures utiles"),
+    "L521-1": ("L. 521-1", "suspension", "référé-suspension", "référé suspension"),
+    "L521-2": ("L. 521-2", "liberté", "référé-liberté", "référé liberté"),
+}
+OUTCOME_KEYS = {_key(word): code for code, words in OUTCOME_WORDS.items() for word in words}
+OUTCOME_KEYS.update({_key(v): code for labels in OUTCOMES_BY_TYPE.values() for code, label in labels.items()
+                     for v in (code, label)})
+
+
+def resolve_outcome(value: str) -> str | None:
+    """The outcome code of an `Issue` cell (code, label or common word); None if unknown."""
+    return OUTCOME_KEYS.get(_key(value)) if value else None
+
+
 @dataclass
 class ParsedCase:
     row: int
     data: CaseInput
-    events: list[tuple[int, date, str, str]] = field(default_factory=list)
+    # (row, date, type, description, outcome)
+    events: list[tuple[int, date, str, str, str]] = field(default_factory=list)
 
 
 def _parse_case_row(number: int, values: list, positions: dict[str, int], taxonomy: Taxonomy,
@@ -291,7 +321,8 @@ def import_file(path: Path, org, actor=None, *, dry_run: bool = False, max_bytes
         raise ImportRefused(report)
     sheet = "Cas" if suffix == ".xlsx" else "CSV"
     positions = _header(case_rows, CASE_COLUMNS, sheet, report)
-    event_positions = _header(event_rows, EVENT_COLUMNS, "Chronologie", report) if event_rows else {}
+    event_positions = (_header(event_rows, EVENT_COLUMNS, "Chronologie", report, EVENT_OPTIONAL_COLUMNS)
+                       if event_rows else {})
     if positions is None or event_positions is None:
         raise ImportRefused(report)
 
@@ -336,8 +367,8 @@ def import_file(path: Path, org, actor=None, *, dry_run: bool = False, max_bytes
 
 def _parse_event_row(number, values, positions, by_reference, taxonomy, today, report) -> None:
     def cell(column):
-        i = positions[column]
-        return values[i] if i < len(values) else None
+        i = positions.get(column)
+        return values[i] if i is not None and i < len(values) else None
 
     if all(v is None or str(v).strip() == "" for v in values):
         return
@@ -360,8 +391,17 @@ def _parse_event_row(number, values, positions, by_reference, taxonomy, today, r
     description = _text(cell("Description"))
     if len(description) > 10_000:
         bad("Description", "description de plus de 10 000 caractères.")
+    raw_outcome = _text(cell("Issue"))  # blank when the column is absent
+    outcome = resolve_outcome(raw_outcome) or ""
+    if raw_outcome and code:
+        reason = outcome_error(code, outcome or raw_outcome[:20])
+        if reason:
+            bad("Issue", reason[0].lower() + reason[1:])
+    elif raw_outcome and not outcome:
+        bad("Issue", f"issue inconnue « {raw_outcome[:20]} » : un code (INJONCTION, REJET, NON-LIEU, "
+                     "DESISTEMENT, L521-3, L521-1, L521-2) ou son libellé.")
     if target is not None and code and when:
-        target.events.append((number, when, code, description))
+        target.events.append((number, when, code, description, outcome))
 
 
 def _create_all(org, parsed: list[ParsedCase], actor, today: date, report: ImportReport) -> None:
@@ -387,8 +427,9 @@ def _create_all(org, parsed: list[ParsedCase], actor, today: date, report: Impor
         case.codes = ([CaseCode(kind="blocage", code=c, position=i) for i, c in enumerate(dict.fromkeys(data.blocages))]
                       + [CaseCode(kind="consequence", code=c, position=i)
                          for i, c in enumerate(dict.fromkeys(data.consequences))])
-        case.events = [Event(date=when, type=code, description=desc,
-                             created_by_id=actor.id if actor else None) for _, when, code, desc in item.events]
+        case.events = [Event(date=when, type=code, description=desc, outcome=outcome,
+                             created_by_id=actor.id if actor else None)
+                       for _, when, code, desc, outcome in item.events]
         facts = deadlines.CaseFacts(status=case.status, titre_expiry=case.titre_expiry,
                                     events=tuple(deadlines.TimelineFact(e.date, e.type) for e in case.events))
         case.urgency = deadlines.urgency(facts, today, rule_set).level

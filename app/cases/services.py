@@ -22,6 +22,7 @@ from app.cases.taxonomy import Taxonomy
 from app.core import departements
 from app.core.clock import today as clock_today
 from app.extensions import db
+from app.legal.codes import outcome_error
 from app.search.models import IndexOutbox
 
 NUMERO_ETRANGER = re.compile(r"^\d{9,10}$")
@@ -31,9 +32,11 @@ EARLIEST = date(1900, 1, 1)
 TEXT_LIMITS = {"narrative": 32_000, "description": 10_000}
 SHORT_LIMIT = 200
 
-PERSON_FIELDS = ("last_name", "first_name", "birth_date", "nationality", "numero_etranger", "phone",
-                 "email", "address", "language", "consent_date", "consent_collected_by",
-                 "consent_followup", "consent_litigation", "consent_statistics")
+# Optional: the requête is written so that none is needed (« M. », « Mme » or nothing).
+CIVILITIES = ("", "M.", "Mme")
+PERSON_FIELDS = ("civility", "last_name", "first_name", "birth_date", "birth_place", "nationality",
+                 "numero_etranger", "phone", "email", "address", "language", "consent_date",
+                 "consent_collected_by", "consent_followup", "consent_litigation", "consent_statistics")
 CASE_FIELDS = ("prefecture", "demarche", "titre_demande", "titre_actuel", "titre_expiry",
                "anef_number", "status", "first_attempt", "narrative", "volunteer_id", "lawyer_id")
 
@@ -65,9 +68,11 @@ class CaseInput:
     lawyer_id: int | None = None
     reference: str = ""
     # person
+    civility: str = ""
     last_name: str = ""
     first_name: str = ""
     birth_date: date | None = None
+    birth_place: str = ""
     nationality: str = ""
     numero_etranger: str = ""
     phone: str = ""
@@ -113,6 +118,8 @@ def validate_input(data: CaseInput, taxonomy: Taxonomy, today: date) -> dict[str
     unknown = [c for c in data.consequences if c not in taxonomy.labels("consequence")]
     if unknown:
         errors["consequences"] = f"Conséquence inconnue : « {unknown[0][:40]} »."
+    if data.civility not in CIVILITIES:
+        errors["civility"] = "Civilité inconnue : laissez vide ou choisissez « M. » ou « Mme »."
     if data.numero_etranger and not NUMERO_ETRANGER.match(data.numero_etranger):
         errors["numero_etranger"] = "Le numéro étranger compte 10 chiffres (9 pour certains anciens numéros)."
     for name in ("birth_date", "first_attempt", "consent_date"):
@@ -247,6 +254,8 @@ class EventInput:
     type: str
     description: str = ""
     reference: str = ""
+    # ORDONNANCE: INJONCTION, REJET, NON-LIEU, DESISTEMENT; REFERE: L521-3, L521-1, L521-2.
+    outcome: str = ""
 
 
 def add_event(case: Case, data: EventInput, actor, *, today: date | None = None) -> Event:
@@ -266,9 +275,13 @@ def add_event(case: Case, data: EventInput, actor, *, today: date | None = None)
         errors["description"] = f"La description est limitée à {TEXT_LIMITS['description']} caractères."
     if len(data.reference or "") > 120:
         errors["reference"] = "La référence est limitée à 120 caractères."
+    # An ORDONNANCE without outcome is accepted: the route then says it is missing.
+    outcome = clean_text(data.outcome).upper()
+    if "type" not in errors and (reason := outcome_error(data.type, outcome)):
+        errors["outcome"] = reason
     if errors:
         raise CaseValidationError(errors)
-    event = Event(case_id=case.id, date=data.date, type=data.type,
+    event = Event(case_id=case.id, date=data.date, type=data.type, outcome=outcome,
                   description=clean_text(data.description), reference=clean_text(data.reference),
                   created_by_id=actor.id if actor is not None else None)
     db.session.add(event)

@@ -18,8 +18,13 @@ from app.cases.services import CaseFilters, CaseInput, EventInput
 from app.cases.taxonomy import Taxonomy
 from app.core import departements
 from app.extensions import db
+from app.legal.codes import OUTCOMES_BY_TYPE
 
 bp = Blueprint("cases", __name__, url_prefix="/cases", template_folder="templates")
+
+
+# Outcome code -> label, for the timeline (« Ordonnance rendue — Injonction prononcée »).
+OUTCOME_LABELS = {code: label for labels in OUTCOMES_BY_TYPE.values() for code, label in labels.items()}
 
 
 def require(capability: str) -> None:
@@ -90,8 +95,9 @@ def _form_to_input(form: CaseForm) -> CaseInput:
         titre_expiry=form.titre_expiry.data, anef_number=form.anef_number.data or "",
         first_attempt=form.first_attempt.data, narrative=form.narrative.data or "",
         volunteer_id=member(form.volunteer_id.data), lawyer_id=member(form.lawyer_id.data),
-        last_name=form.last_name.data or "", first_name=form.first_name.data or "",
-        birth_date=form.birth_date.data, nationality=form.nationality.data or "",
+        civility=form.civility.data or "", last_name=form.last_name.data or "",
+        first_name=form.first_name.data or "", birth_date=form.birth_date.data,
+        birth_place=form.birth_place.data or "", nationality=form.nationality.data or "",
         numero_etranger=(form.numero_etranger.data or "").strip(), phone=form.phone.data or "",
         email=form.email.data or "", address=form.address.data or "", language=form.language.data or "",
         consent_date=form.consent_date.data, consent_collected_by=form.consent_collected_by.data or "",
@@ -153,7 +159,10 @@ def _render_case_page(case, event_form: EventForm, status: int = 200):
     """The case page; other domains (exhibits…) add sections through `case_sections`."""
     sections = [render(case) for render in current_app.extensions.get("case_sections", [])]
     show_identity = can(current_user, "identity.view")
+    from app.legal.views import route_panel
+
     return render_template("cases/show.html", case=case, taxonomy=Taxonomy(case.org_id),
+                           route_panel=route_panel(case), outcome_labels=OUTCOME_LABELS,
                            dates=services.compute_dates(case), event_form=event_form,
                            show_identity=show_identity, redact=_redactor(case, show_identity),
                            departement=departements.get(case.prefecture),
@@ -218,7 +227,8 @@ def add_event(case_id: int):
     if form.validate_on_submit():
         try:
             services.add_event(case, EventInput(form.date.data, form.type.data,
-                                                form.description.data or "", form.reference.data or ""),
+                                                form.description.data or "", form.reference.data or "",
+                                                outcome=form.outcome.data or ""),
                                current_user)
         except services.CaseValidationError as exc:
             db.session.rollback()

@@ -8,6 +8,8 @@ CASE_COLUMNS = [
     "Blocage", "Statut", "Première tentative", "Conséquences", "Récit",
 ]
 EVENT_COLUMNS = ["Référence", "Date", "Type", "Description"]
+# Optional: the outcome of an ORDONNANCE or the kind of a REFERE; files without it still import.
+EVENT_OPTIONAL_COLUMNS = ["Issue"]
 PERSONAL_COLUMNS = {"Nom", "Prénom", "Date de naissance", "Numéro étranger", "Téléphone", "Courriel", "Récit"}
 REQUIRED_COLUMNS = ("Préfecture", "Démarche", "Blocage", "Statut")
 

@@ -1,20 +1,20 @@
 """Database → plain rows for the exports, always limited to one association and one role.
 
 The exporters (xlsx.py, docx.py, bundle.py) only ever see these dataclasses: what a role may
-not see is never loaded (no person, no narrative, no description in anonymised rows).
+not see is never loaded (no person, no narrative, no description in anonymised rows). Outcome
+codes (ORDONNANCE, REFERE) are codes, not personal data: every row carries them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import case as sql_case, select
+from sqlalchemy import select
 
 from app.cases.models import Case, CaseCode, Code, Event, Person
 from app.evidence.models import Exhibit
@@ -30,6 +30,8 @@ class EventRow:
     type: str
     description: str = ""
     reference: str = ""
+    # ORDONNANCE: INJONCTION, REJET, NON-LIEU, DESISTEMENT; REFERE: L521-3, L521-1, L521-2; else "".
+    outcome: str = ""
 
 
 @dataclass(slots=True)
@@ -69,9 +71,30 @@ class CaseRow:
     narrative: str = ""
     person: PersonRow | None = None
     events: list[EventRow] = field(default_factory=list)
-    # An ORDONNANCE whose text mentions an injonction: read here so the description itself
-    # need not leave the database in anonymised exports.
-    refere_won: bool = False
+
+    @property
+    def refere_won(self) -> bool:
+        """An ORDONNANCE recorded as INJONCTION, or its EXECUTION: read from the recorded
+        outcome, never from a description's words."""
+        return any((e.type == "ORDONNANCE" and e.outcome == "INJONCTION") or e.type == "EXECUTION"
+                   for e in self.events)
+
+    @property
+    def refere_filed(self) -> bool:
+        """A référé is on the timeline: filed, ruled on or enforced."""
+        return any(e.type in ("REFERE", "ORDONNANCE", "EXECUTION") for e in self.events)
+
+    @property
+    def refere_pending(self) -> bool:
+        """Not won, and the last step is a REFERE without ordonnance yet or an ORDONNANCE
+        whose outcome is not recorded: the result is unknown, so it stays out of the win rate."""
+        if self.refere_won:
+            return False
+        last = None
+        for e in self.events:  # in date order
+            if e.type in ("REFERE", "ORDONNANCE"):
+                last = e
+        return last is not None and (last.type == "REFERE" or not last.outcome)
 
 
 @dataclass(slots=True)
@@ -89,6 +112,7 @@ class ExhibitRow:
     added_at: datetime | None
     event_id: int | None
     path: Path | None  # None: the file is missing from the store
+    nature: str = ""  # app.legal.codes.NATURES: what the bordereau calls the pièce
 
     @property
     def day(self) -> date | None:
@@ -128,16 +152,6 @@ def case_ids(conditions: Iterable) -> list[int]:
     return list(db.session.scalars(select(Case.id).where(*conditions).order_by(Case.id)))
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in text if not unicodedata.combining(c))
-
-
-def is_injonction(description: str) -> bool:
-    folded = _fold(description or "")
-    return "injonction" in folded or "enjoint" in folded or "enjoin" in folded
-
-
 def iter_case_rows(ids: list[int], *, identified: bool, key: bytes, batch: int = BATCH) -> Iterator[CaseRow]:
     """Yield CaseRow for the given ids, in that order, BATCH cases per query round.
 
@@ -172,21 +186,18 @@ def iter_case_rows(ids: list[int], *, identified: bool, key: bytes, batch: int =
                 select(CaseCode.case_id, CaseCode.kind, CaseCode.code).where(CaseCode.case_id.in_(chunk))
                 .order_by(CaseCode.case_id, CaseCode.kind, CaseCode.position, CaseCode.id)):
             codes.setdefault((case_id, kind), []).append(code)
-        # Descriptions leave the database only for identified exports; ORDONNANCE texts are
-        # read to tell a won référé, then dropped.
-        description = Event.description if identified else sql_case(
-            (Event.type == "ORDONNANCE", Event.description), else_="")
+        # Descriptions and references leave the database only for identified exports.
+        event_cols = [Event.case_id, Event.id, Event.date, Event.type, Event.outcome]
+        if identified:
+            event_cols += [Event.description, Event.reference]
         for e in db.session.execute(
-                select(Event.case_id, Event.id, Event.date, Event.type, description.label("description"),
-                       Event.reference).where(Event.case_id.in_(chunk))
+                select(*event_cols).where(Event.case_id.in_(chunk))
                 .order_by(Event.case_id, Event.date, Event.id)):
             row = rows.get(e.case_id)
             if row is None:
                 continue
-            if e.type == "ORDONNANCE" and is_injonction(e.description):
-                row.refere_won = True
-            row.events.append(EventRow(e.id, e.date, e.type, e.description if identified else "",
-                                       e.reference if identified else ""))
+            row.events.append(EventRow(e.id, e.date, e.type, e.description or "" if identified else "",
+                                       e.reference or "" if identified else "", e.outcome or ""))
         for case_id in chunk:
             row = rows.get(case_id)
             if row is None:
@@ -201,11 +212,11 @@ def exhibit_rows(case_id: int, locate: Callable[[str], Path | None]) -> list[Exh
     # Plain columns: the ORM objects would also load every exhibit's OCR text.
     exhibits = db.session.execute(
         select(Exhibit.number, Exhibit.sha256, Exhibit.mime, Exhibit.extension, Exhibit.original_name,
-               Exhibit.description, Exhibit.captured_at, Exhibit.added_at, Exhibit.event_id)
+               Exhibit.description, Exhibit.captured_at, Exhibit.added_at, Exhibit.event_id, Exhibit.nature)
         .where(Exhibit.case_id == case_id, Exhibit.withdrawn_at.is_(None))
         .order_by(Exhibit.number, Exhibit.id)).all()
     return [ExhibitRow(number=i, stored_number=x.number, sha256=x.sha256, mime=x.mime or "",
                        extension=(x.extension or "").lstrip("."), original_name=x.original_name or "",
                        description=x.description or "", captured_at=x.captured_at, added_at=x.added_at,
-                       event_id=x.event_id, path=locate(x.sha256))
+                       event_id=x.event_id, path=locate(x.sha256), nature=x.nature or "")
             for i, x in enumerate(exhibits, start=1)]

@@ -37,7 +37,10 @@ METHOD = [
     "Démarche tentée : au moins un événement du type correspondant dans la chronologie ; « avec suite » : "
     "une réponse, une convocation, une attestation, un dépôt ou une décision favorable datés du même jour "
     "ou après ; « résolu » : décision favorable enregistrée ou dossier au statut résolu.",
-    "Référé gagné : ordonnance dont le texte mentionne une injonction, ou exécution de l'ordonnance enregistrée.",
+    "Référé gagné : ordonnance enregistrée avec l'issue « injonction », ou exécution de l'ordonnance enregistrée ; "
+    "l'issue saisie fait foi, jamais les mots d'une description. Un référé sans ordonnance, ou dont l'ordonnance "
+    "n'a pas d'issue renseignée, est compté à part (« en attente ou issue non renseignée ») et exclu du "
+    "dénominateur du taux, qui porte sur les référés dont l'issue est connue.",
     "Médiane et 90e centile : méthode « inclusive » (interpolation linéaire entre les valeurs observées).",
 ]
 
@@ -61,6 +64,7 @@ class CaseStats:
     resolved: bool
     refere: bool
     refere_won: bool
+    refere_pending: bool  # no ordonnance yet, or its outcome not recorded: out of the win rate
 
 
 def onset(row: CaseRow) -> date | None:
@@ -101,7 +105,7 @@ def case_stats(row: CaseRow, today: date, rules: deadlines.Rules) -> CaseStats:
         days_without_rights=deadlines.days_without_rights(facts, today, rules),
         tried=frozenset(tried), followed_up=frozenset(followed),
         resolved="TITRE-OK" in types or row.status == "RESOLU",
-        refere="REFERE" in types, refere_won=row.refere_won or "EXECUTION" in types,
+        refere=row.refere_filed, refere_won=row.refere_won, refere_pending=row.refere_pending,
     )
 
 
@@ -165,7 +169,7 @@ class SummaryBuilder:
         self.tried: Counter = Counter()
         self.followed: Counter = Counter()
         self.resolved_after: Counter = Counter()
-        self.referes = self.referes_won = self.resolved = 0
+        self.referes = self.referes_won = self.referes_pending = self.resolved = 0
 
     def add(self, s: CaseStats) -> None:
         self.total += 1
@@ -192,6 +196,7 @@ class SummaryBuilder:
                 self.resolved_after[remedy] += 1
         self.referes += s.refere
         self.referes_won += s.refere_won
+        self.referes_pending += s.refere_pending
         self.resolved += s.resolved
 
     def _label(self, kind: str, code: str) -> str:
@@ -238,9 +243,15 @@ class SummaryBuilder:
             remedies.rows.append([REMEDY_LABELS[code], n, share(n, total), self.followed[code],
                                   n - self.followed[code], self.resolved_after[code]])
         tables.insert(1, remedies)
-        referes = StatTable("referes", "Référés", ["Indicateur", "Dossiers", "Part"], [
-            ["Référés déposés", self.referes, share(self.referes, total)],
-            ["Référés gagnés (injonction ou exécution)", self.referes_won, share(self.referes_won, self.referes)],
+        # Each rate names its denominator ("Sur"); a référé whose outcome is unknown is counted
+        # apart and left out of the win rate.
+        decided = self.referes - self.referes_pending
+        referes = StatTable("referes", "Référés", ["Indicateur", "Dossiers", "Sur", "Part"], [
+            ["Référés déposés", self.referes, total, share(self.referes, total)],
+            ["Référés en attente ou issue non renseignée", self.referes_pending, self.referes,
+             share(self.referes_pending, self.referes)],
+            ["Référés dont l'issue est connue", decided, self.referes, share(decided, self.referes)],
+            ["Référés gagnés (injonction ou exécution)", self.referes_won, decided, share(self.referes_won, decided)],
         ])
         tables.insert(2, referes)
         d_med = durations.rows[0][2]
@@ -250,7 +261,8 @@ class SummaryBuilder:
             ("Jours bloqués (médiane)", _num(d_med)),
             ("Jours bloqués (90e centile)", _num(durations.rows[0][3])),
             ("Jours sans droits (médiane)", _num(r_med)),
-            ("Référés déposés / gagnés", f"{self.referes} / {self.referes_won}"),
+            ("Référés gagnés / issue connue", f"{self.referes_won} / {decided}"
+             + (f" ({self.referes_pending} en attente)" if self.referes_pending else "")),
             ("Dossiers résolus", f"{self.resolved} ({pct(share(self.resolved, total))})"),
         ]
         return Summary(total, tables, figures, self.comparison())

@@ -20,10 +20,11 @@ from openpyxl.utils import get_column_letter
 from app.cases import deadlines
 from app.core import departements
 from app.core.formats import datetime_fr
-from app.core.spreadsheet import CASE_COLUMNS, EVENT_COLUMNS, neutralise
+from app.core.spreadsheet import CASE_COLUMNS, EVENT_COLUMNS, EVENT_OPTIONAL_COLUMNS, neutralise
 from app.exports.rows import CaseRow
 from app.exports.summary import REMEDIES, Summary, SummaryBuilder, case_stats
 from app.exports.text import xml_safe
+from app.legal.codes import OUTCOMES_BY_TYPE
 
 EXCEL_CELL_LIMIT = 32_767
 DATE_FORMAT = "DD/MM/YYYY"
@@ -44,8 +45,12 @@ IDENTIFIED_WIDTHS = {"Référence": 16, "Nom": 18, "Prénom": 16, "Date de naiss
                      "Numéro étranger": 14, "Téléphone": 14, "Courriel": 24, "Préfecture": 11, "Démarche": 14,
                      "Titre": 20, "Expiration du titre": 13, "Numéro de demande ANEF": 18, "Blocage": 22,
                      "Statut": 11, "Première tentative": 13, "Conséquences": 18, "Récit": 60}
-ANONYMISED_EVENT_COLUMNS = [("Pseudonyme", 17), ("Date", 12), ("Type", 44)]
-IDENTIFIED_EVENT_WIDTHS = {"Référence": 16, "Date": 12, "Type": 14, "Description": 80}
+# Outcomes are codes, not personal data: both Chronologie sheets carry them.
+ANONYMISED_EVENT_COLUMNS = [("Pseudonyme", 17), ("Date", 12), ("Type", 44), ("Issue", 32)]
+# The contract's columns, then the optional `Issue` (codes), so that the sheet re-imports as is.
+IDENTIFIED_EVENT_COLUMNS = EVENT_COLUMNS + EVENT_OPTIONAL_COLUMNS
+IDENTIFIED_EVENT_WIDTHS = {"Référence": 16, "Date": 12, "Type": 14, "Description": 80, "Issue": 13}
+OUTCOME_LABELS = {code: label for labels in OUTCOMES_BY_TYPE.values() for code, label in labels.items()}
 
 
 @dataclass
@@ -122,7 +127,7 @@ def write_workbook(rows: Iterable[CaseRow], *, identified: bool, labels: dict[st
     workbook = Workbook(write_only=True)
     if identified:
         cases = _Writer(workbook, "Cas", [(c, IDENTIFIED_WIDTHS.get(c, 14)) for c in CASE_COLUMNS])
-        events = _Writer(workbook, "Chronologie", [(c, IDENTIFIED_EVENT_WIDTHS[c]) for c in EVENT_COLUMNS])
+        events = _Writer(workbook, "Chronologie", [(c, IDENTIFIED_EVENT_WIDTHS[c]) for c in IDENTIFIED_EVENT_COLUMNS])
     else:
         cases = _Writer(workbook, "Cas", ANONYMISED_CASE_COLUMNS)
         events = _Writer(workbook, "Chronologie", ANONYMISED_EVENT_COLUMNS)
@@ -144,7 +149,8 @@ def write_workbook(rows: Iterable[CaseRow], *, identified: bool, labels: dict[st
                 cases.date(row.first_attempt), text(";".join(row.consequences)), text(row.narrative),
             ])
             for e in row.events:
-                events.append([text(row.reference), events.date(e.date), text(e.type), text(e.description)])
+                events.append([text(row.reference), events.date(e.date), text(e.type), text(e.description),
+                               text(e.outcome)])
         else:
             dep = departements.get(row.prefecture)
             primary = row.blocages[0] if row.blocages else ""
@@ -157,10 +163,12 @@ def write_workbook(rows: Iterable[CaseRow], *, identified: bool, labels: dict[st
                 text(stats.onset_month), text(";".join(row.consequences)), stats.days_blocked,
                 stats.days_without_rights,
                 *[_yes(code in stats.tried) for code in REMEDIES],
-                _yes(stats.refere), _yes(stats.refere_won), _yes(stats.resolved), len(row.events),
+                _yes(stats.refere), "en attente" if stats.refere_pending else _yes(stats.refere_won),
+                _yes(stats.resolved), len(row.events),
             ])
             for e in row.events:
-                events.append([text(row.pseudonym), events.date(e.date), text(event_labels.get(e.type, e.type))])
+                events.append([text(row.pseudonym), events.date(e.date), text(event_labels.get(e.type, e.type)),
+                               text(OUTCOME_LABELS.get(e.outcome, e.outcome))])
         n_events += len(row.events)
     cases.finish_table()
     events.finish_table()

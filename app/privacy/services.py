@@ -27,14 +27,15 @@ from app.core.clock import today as clock_today
 from app.core.clock import utcnow
 from app.evidence.models import CustodyRecord, Exhibit, OcrJob
 from app.extensions import db
+from app.legal.codes import NATURES, OUTCOMES_BY_TYPE
 
 ERASED = "[effacé]"
 REASON_ERASURE = "effacement RGPD"
 REASON_RETENTION = "durée de conservation échue"
 # Exhibits withdrawn for these reasons have no file any more (or share one being deleted).
 ANONYMISED_REASONS = (REASON_ERASURE, REASON_RETENTION)
-PERSON_BLANKED = ("last_name", "first_name", "nationality", "numero_etranger", "phone", "email",
-                  "address", "language")
+PERSON_BLANKED = ("civility", "last_name", "first_name", "birth_place", "nationality", "numero_etranger",
+                  "phone", "email", "address", "language")
 RETENTION_MIN_DAYS, RETENTION_MAX_DAYS = 90, 3650
 LEGAL_HOLD_REFUSAL = ("Effacement refusé : ce dossier est sous conservation pour procédure "
                       "(contentieux en cours). Levez d'abord la conservation, une fois la procédure terminée.")
@@ -96,7 +97,8 @@ def person_export(case: Case, actor, *, now: datetime | None = None) -> tuple[by
     taxonomy = Taxonomy(case.org_id)
     person = case.person
     person_data = None if person is None else {
-        "nom": person.last_name, "prenom": person.first_name, "date_de_naissance": _iso(person.birth_date),
+        "civilite": person.civility, "nom": person.last_name, "prenom": person.first_name,
+        "date_de_naissance": _iso(person.birth_date), "lieu_de_naissance": person.birth_place,
         "nationalite": person.nationality, "numero_etranger": person.numero_etranger,
         "telephone": person.phone, "courriel": person.email, "adresse": person.address,
         "langue": person.language,
@@ -119,6 +121,7 @@ def person_export(case: Case, actor, *, now: datetime | None = None) -> tuple[by
         "recit": case.narrative, "conservation_pour_procedure": case.legal_hold,
     }
     events = [{"date": _iso(e.date), "type": taxonomy.label("evenement", e.type),
+               "issue": OUTCOMES_BY_TYPE.get(e.type, {}).get(e.outcome, e.outcome or ""),
                "description": e.description, "reference": e.reference}
               for e in case.events]
     exhibits = db.session.scalars(select(Exhibit).where(Exhibit.case_id == case.id)
@@ -133,6 +136,7 @@ def person_export(case: Case, actor, *, now: datetime | None = None) -> tuple[by
             files.append((name, path))
         exhibit_data.append({
             "numero": exhibit.number, "nom_d_origine": exhibit.original_name, "description": exhibit.description,
+            "nature": NATURES.get(exhibit.nature, exhibit.nature or ""),
             "type": exhibit.mime, "taille": exhibit.size, "sha256": exhibit.sha256,
             "capture_le": _iso(exhibit.captured_at), "ajoutee_le": _iso(exhibit.added_at),
             "retiree_le": _iso(exhibit.withdrawn_at), "motif_du_retrait": exhibit.withdrawn_reason,

@@ -30,7 +30,9 @@ def test_libreoffice_opens_every_export(app, client, tmp_path, org, other_org, a
         "identifie.xlsx": client.get("/exports/cases.xlsx?identified=1").data,
         "dossier.docx": client.get("/exports/dossier.docx").data,
         "memoire.docx": client.get(f"/cases/{documented_case.id}/brief.docx").data,
-        "memoire_vide.docx": client.get(f"/cases/{empty.id}/brief.docx").data,
+        "memoire_vide.docx": client.get(f"/cases/{empty.id}/brief.docx?route=MESURES-UTILES").data,
+        "requete_suspension.docx": client.get(f"/cases/{hostile.id}/brief.docx?route=SUSPENSION").data,
+        "requete_nouvelle.docx": client.get(f"/cases/{documented_case.id}/brief.docx?route=NOUVELLES-CIRCONSTANCES").data,
         "memoire_hostile.docx": client.get(f"/cases/{hostile.id}/brief.docx").data,
     }
     paths = []

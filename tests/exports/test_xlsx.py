@@ -19,6 +19,9 @@ from tests.exports.helpers import xlsx_cells
 HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\tcache",
            "<script>alert(1)</script> {{7*7}} {% raw %} ]]>", "ctrl\x01\x02\x1f fin", "é" * 30_000]
 NAMES = [("الهاشمي", "محمد"), ("Иванов", "Иван"), ("Nguyễn", "Thị Minh Khai")]
+# The odd cases' référé: its kind and the ordonnance's outcome. Every ordonnance's text speaks of
+# an injonction: only the recorded outcome counts (case 5 lost, case 7's outcome not recorded).
+REFERES = {1: ("L521-3", "INJONCTION"), 3: ("", "INJONCTION"), 5: ("L521-1", "REJET"), 7: ("", "")}
 
 
 def _population(org, other_org, actor=None):
@@ -33,8 +36,9 @@ def _population(org, other_org, actor=None):
         factories.event(case, "TENTATIVE", date(2025, 1, 6), narrative[:9000])
         factories.event(case, "CCC", date(2025, 1, 20), "=1+1")
         if i % 2:
-            factories.event(case, "REFERE", date(2025, 2, 1))
-            factories.event(case, "ORDONNANCE", date(2025, 2, 15), "Injonction de délivrer une API")
+            kind, outcome = REFERES[i]
+            factories.event(case, "REFERE", date(2025, 2, 1), outcome=kind)
+            factories.event(case, "ORDONNANCE", date(2025, 2, 15), "Injonction de délivrer une API", outcome=outcome)
         cases.append(case)
     cases.append(factories.case(org, actor, last_name="", first_name=""))  # no person, no event
     foreign = factories.case(other_org, None, last_name="Étranger", first_name="Autre", numero_etranger="0999999999")
@@ -72,9 +76,14 @@ def test_anonymised_workbook(client, org, other_org, coordinator, db):
         assert last not in xml and first not in xml
     for needle in ("0700000001", "0999999999", "example.org", "HYPERLINK", "<script>", "Injonction de délivrer"):
         assert needle not in xml
-    # Chronologie: pseudonym, date, type — no description.
-    assert sheets["Chronologie"][0] == ["Pseudonyme", "Date", "Type"]
+    # Chronologie: pseudonym, date, type, outcome (a code, shown by its label) — no description.
+    assert sheets["Chronologie"][0] == ["Pseudonyme", "Date", "Type", "Issue"]
     assert isinstance(sheets["Chronologie"][1][1], datetime)
+    issues = [r[3] for r in sheets["Chronologie"][1:] if r[3]]
+    assert sorted(issues) == sorted(["Référé mesures utiles (L. 521-3)", "Injonction prononcée", "Injonction prononcée",
+                                     "Référé-suspension (L. 521-1)", "Rejet"])
+    won = [r[header.index("Référé gagné")] for r in rows]
+    assert sorted(won) == sorted(["non"] * 6 + ["oui", "oui", "en attente"])
     # Dates are real date cells; counts by préfecture include Corse-du-Sud.
     workbook = load_workbook(io.BytesIO(content))
     cas = workbook["Cas"]
@@ -103,8 +112,11 @@ def test_referes_and_durations_are_counted(client, org, other_org, coordinator):
     login(client, coordinator)
     rows = xlsx_cells(_get(client).data)["Synthèse"]
     by_label = {r[0]: r for r in rows if r and isinstance(r[0], str)}
-    assert by_label["Référés déposés"][1] == 4
-    assert by_label["Référés gagnés (injonction ou exécution)"][1] == 4
+    assert by_label["Référés déposés"][1:4] == [4, 9, 4 / 9]
+    # Won from the recorded outcome only; the one without outcome is apart and out of the rate.
+    assert by_label["Référés en attente ou issue non renseignée"][1:3] == [1, 4]
+    assert by_label["Référés dont l'issue est connue"][1:3] == [3, 4]
+    assert by_label["Référés gagnés (injonction ou exécution)"][1:4] == [2, 3, 2 / 3]
     assert by_label["Jours sans droits"][1] == 8  # the case without expiry is not counted
     assert by_label["Centre de contact citoyen (CCC)"][1] == 8
 
@@ -139,7 +151,7 @@ def test_identified_export_neutralises_formulas(client, org, other_org, admin):
     login(client, admin)
     content = _get(client, "?identified=1").data
     sheets = xlsx_cells(content)
-    assert sheets["Cas"][0] == CASE_COLUMNS and sheets["Chronologie"][0] == EVENT_COLUMNS
+    assert sheets["Cas"][0] == CASE_COLUMNS and sheets["Chronologie"][0] == EVENT_COLUMNS + ["Issue"]
     narratives = [r[CASE_COLUMNS.index("Récit")] for r in sheets["Cas"][1:]]
     assert "'=HYPERLINK(\"http://evil\",\"x\")" in narratives
     assert "'+cmd|' /C calc'!A0" in narratives and "'@SUM(1+1)" in narratives and "'-2+3" in narratives
@@ -169,6 +181,15 @@ def test_identified_round_trip_through_cases_import(app, client, tmp_path, org, 
     before, after = xlsx_cells(first), xlsx_cells(out.read_bytes())
     assert after["Cas"] == before["Cas"]
     assert after["Chronologie"] == before["Chronologie"]
+    issues = [r[4] for r in after["Chronologie"][1:] if r[4]]
+    assert sorted(issues) == ["INJONCTION", "INJONCTION", "L521-1", "L521-3", "REJET"]
+    # and the imported timeline holds them as outcomes, not as text
+    from app.cases.models import Case, Event
+    from app.extensions import db
+
+    imported = db.session.scalars(select(Event.outcome).join(Case).where(Case.org_id == target.id,
+                                                                         Event.outcome != "")).all()
+    assert sorted(imported) == ["INJONCTION", "INJONCTION", "L521-1", "L521-3", "REJET"]
 
 
 def test_cli_anonymised_with_text_query(app, tmp_path, org, other_org, db):

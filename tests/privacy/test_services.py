@@ -24,12 +24,13 @@ from tests import factories
 from tests.privacy.helpers import exhibit, png_bytes
 
 PERSONAL = ("Diallo", "Amadou", "0612345678", "amadou@example.org", "12 rue des Lilas", "1234567890",
-            "guinéenne", "capture-anef.png", "récit confidentiel", "ticket CCC 4242", "pièce privée")
+            "guinéenne", "Conakry", "capture-anef.png", "récit confidentiel", "ticket CCC 4242", "pièce privée")
 
 
 def full_case(org, actor=None):
     case = factories.case(org, actor, numero_etranger="1234567890", phone="0612345678",
                           email="amadou@example.org", address="12 rue des Lilas", nationality="guinéenne",
+                          civility="M.", birth_place="Conakry (Guinée)",
                           birth_date=date(1990, 5, 4), narrative="Un récit confidentiel.",
                           consent_date=date(2025, 1, 10), consent_collected_by="Bénévole Lyon",
                           consent_followup=True, consent_litigation=True)
@@ -102,6 +103,7 @@ def test_person_export_holds_json_and_byte_identical_exhibits(db, org, volunteer
     assert archive.testzip() is None
     person = json.loads(archive.read("personne.json"))
     assert person["nom"] == "Diallo" and person["numero_etranger"] == "1234567890"
+    assert person["civilite"] == "M." and person["lieu_de_naissance"] == "Conakry (Guinée)"
     assert person["consentement"]["date"] == "2025-01-10" and person["consentement"]["contentieux"] is True
     dossier = json.loads(archive.read("dossier.json"))
     assert dossier["reference"] == case.reference and dossier["recit"] == "Un récit confidentiel."
@@ -145,6 +147,7 @@ def test_erasure_blanks_person_narrative_events_and_exhibits(db, org, volunteer)
     person = case.person
     assert (person.last_name, person.first_name, person.numero_etranger, person.phone, person.email,
             person.address, person.nationality, person.birth_date) == ("", "", "", "", "", "", "", None)
+    assert (person.civility, person.birth_place) == ("", "")
     assert person.anonymised_at is not None and case.anonymised_at is not None
     assert case.narrative == "[effacé]" and case.anef_number == ""
     assert [(e.description, e.reference) for e in db.session.scalars(select(Event).where(Event.case_id == case.id))] \
@@ -168,6 +171,22 @@ def test_erasure_blanks_person_narrative_events_and_exhibits(db, org, volunteer)
     assert record.actor_id == admin.id and record.object_id == str(case.id)
     assert_no_personal_values(db)
     assert verify_chain() == []
+
+
+def test_outcomes_are_exported_and_kept_by_erasure(db, org, volunteer):
+    """An ordonnance's outcome is a code, not personal data: the person sees it in their
+    export, and erasure keeps it (with the dates) for the statistics."""
+    admin = factories.user(org, "admin")
+    case = full_case(org, volunteer)
+    factories.event(case, "ORDONNANCE", date(2025, 3, 1), "Injonction, M. Diallo", outcome="INJONCTION")
+    data, _digest = services.person_export(case, volunteer)
+    timeline = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("chronologie.json"))
+    assert [e["issue"] for e in timeline] == ["", "Injonction prononcée"]
+    services.erase_person(case, admin)
+    db.session.commit()
+    events = db.session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.date)).all()
+    assert [(e.type, e.outcome, e.description) for e in events] == [
+        ("TENTATIVE", "", "[effacé]"), ("ORDONNANCE", "INJONCTION", "[effacé]")]
 
 
 def test_erasure_of_the_last_case_holding_a_file_deletes_it(db, org, volunteer):
