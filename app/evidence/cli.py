@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.cli import case_by_reference, fail
 from app.extensions import db
+from app.legal.codes import NATURES
 
 evidence_cli = AppGroup("evidence", help="Pièces : ajout, vérification, OCR.")
 
@@ -22,16 +23,22 @@ evidence_cli = AppGroup("evidence", help="Pièces : ajout, vérification, OCR.")
 @click.option("--description", default="", help="Ce que montre la pièce.")
 @click.option("--captured-at", default="", help="Date de la capture (AAAA-MM-JJ ou JJ/MM/AAAA).")
 @click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
-def evidence_add(reference, path, description, captured_at, org_slug):
+@click.option("--nature", default="", metavar="CODE",
+              help="Ce qu'est la pièce : " + ", ".join(NATURES) + " (par défaut : selon le type de fichier).")
+def evidence_add(reference, path, description, captured_at, org_slug, nature):
     """Ajoute le fichier PATH comme pièce du dossier REFERENCE (mêmes contrôles que le site)."""
     from app.evidence.services import ExhibitRefused, add_exhibit
 
+    nature = nature.strip().upper()
+    if nature and nature not in NATURES:
+        fail(f"nature de pièce inconnue : « {nature[:20]} ». Codes possibles : "
+             + " ; ".join(f"{code} ({label})" for code, label in NATURES.items()) + ". Rien n'a été enregistré.")
     case = case_by_reference(reference, org_slug)[0]
     limit = current_app.config["MAX_EXHIBIT_BYTES"]
     try:
         with open(path, "rb") as fh:
             result = add_exhibit(case, fh, path.name, None, description=description,
-                                 captured_at=captured_at or None, max_bytes=limit)
+                                 captured_at=captured_at or None, max_bytes=limit, nature=nature or None)
     except OSError as exc:
         db.session.rollback()
         fail(f"lecture du fichier impossible ({exc.strerror or exc}).")
@@ -44,7 +51,8 @@ def evidence_add(reference, path, description, captured_at, org_slug):
         click.echo(f"Déjà présente : ce fichier est la pièce n° {exhibit.number} du dossier {case.reference}.")
     else:
         click.echo(f"Pièce n° {exhibit.number} ajoutée au dossier {case.reference} "
-                   f"({exhibit.mime}, {exhibit.size} octets, sha256 {exhibit.sha256}).")
+                   f"({NATURES.get(exhibit.nature, exhibit.nature).lower()}, {exhibit.mime}, {exhibit.size} octets, "
+                   f"sha256 {exhibit.sha256}).")
 
 
 @evidence_cli.command("verify")

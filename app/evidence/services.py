@@ -24,8 +24,9 @@ from app.evidence import sniff
 from app.evidence.models import CustodyRecord, Exhibit, OcrJob
 from app.evidence.storage import hash_file, store
 from app.extensions import db
+from app.legal.codes import NATURES, default_nature
 
-CUSTODY_ACTIONS = frozenset({"added", "viewed", "downloaded", "exported", "renumbered", "withdrawn"})
+CUSTODY_ACTIONS = frozenset({"added", "viewed", "downloaded", "exported", "renumbered", "requalified", "withdrawn"})
 DESCRIPTION_LIMIT = 5000
 REASON_LIMIT = 1000
 EARLIEST_CAPTURE = datetime(1990, 1, 1)
@@ -93,12 +94,15 @@ def parse_captured_at(value: str | date | datetime | None) -> datetime | None:
 
 def add_exhibit(case: Case, stream: BinaryIO | bytes, filename: str | None, actor, *, description: str = "",
                 captured_at: str | date | datetime | None = None, event_id: int | str | None = None,
-                max_bytes: int | None = None) -> AddResult:
+                max_bytes: int | None = None, nature: str | None = None) -> AddResult:
     """Check a file, store its bytes and record it as the case's next exhibit.
 
-    Returns AddResult(exhibit, duplicate); same bytes already in the case → the existing exhibit
-    with duplicate=True. Raises ExhibitRefused (ExhibitTooLarge for size) with a French reason.
+    `nature` is a code of app.legal.codes.NATURES (what the pièce is, as the bordereau names it);
+    blank → guessed from the sniffed type. Returns AddResult(exhibit, duplicate); same bytes
+    already in the case → the existing exhibit with duplicate=True (its nature unchanged).
+    Raises ExhibitRefused (ExhibitTooLarge for size) with a French reason.
     """
+    nature = check_nature(nature)
     max_bytes = max_bytes or _max_bytes()
     data = read_limited(stream, max_bytes)
     try:
@@ -132,7 +136,7 @@ def add_exhibit(case: Case, stream: BinaryIO | bytes, filename: str | None, acto
         mime=info.mime, extension=info.extension, original_name=info.clean_name, description=description,
         captured_at=captured, added_by_id=actor.id if actor is not None else None, added_at=utcnow(),
         withdrawn_reason="", ocr_status="done" if readable_now else "pending",
-        ocr_text=clean_text(info.text) if readable_now else "",
+        ocr_text=clean_text(info.text) if readable_now else "", nature=nature or default_nature(info.mime),
     )
     db.session.add(exhibit)
     db.session.flush()
@@ -144,6 +148,20 @@ def add_exhibit(case: Case, stream: BinaryIO | bytes, filename: str | None, acto
                  number=exhibit.number, sha256=sha256, size=len(data), mime=info.mime)
     db.session.flush()
     return AddResult(exhibit, duplicate=False)
+
+
+def check_nature(nature: str | None) -> str:
+    """The nature code, upper-cased; "" for « from the file's type ». Raises ExhibitRefused."""
+    code = (nature or "").strip().upper()
+    if code and code not in NATURES:
+        raise ExhibitRefused(f"Nature de pièce inconnue : « {code[:20]} ». Choisissez parmi : "
+                             f"{', '.join(NATURES)}.")
+    return code
+
+
+def nature_label(exhibit: Exhibit) -> str:
+    """What the pièce is, in French (older rows without a nature: from their type)."""
+    return NATURES.get(exhibit.nature or default_nature(exhibit.mime or ""), exhibit.nature)
 
 
 def _event_of(case: Case, event_id) -> Event | None:
@@ -224,6 +242,34 @@ def renumber(case: Case, ordered_ids: list[int], actor) -> int:
             changed += 1
     if changed:
         audit.record("exhibit.renumber", actor=actor, obj=case, case_id=case.id, changed=changed)
+        db.session.flush()
+    return changed
+
+
+def set_natures(case: Case, natures: dict[int, str], actor) -> int:
+    """Change what some active exhibits are ({exhibit id: nature code}); return how many changed.
+
+    Validates every code before changing anything; each change goes to the exhibit's custody.
+    """
+    exhibits = {e.id: e for e in active_exhibits(case)}
+    wanted = {}
+    for exhibit_id, code in natures.items():
+        if exhibit_id not in exhibits:
+            raise ExhibitRefused("Pièce inconnue dans ce dossier.")
+        code = check_nature(code)
+        if code:
+            wanted[exhibit_id] = code
+    changed = 0
+    for exhibit_id, code in wanted.items():
+        exhibit = exhibits[exhibit_id]
+        if exhibit.nature == code:
+            continue
+        record_custody(exhibit, "requalified", actor,
+                       detail=f"nature : {nature_label(exhibit)} → {NATURES[code]}")
+        exhibit.nature = code
+        changed += 1
+    if changed:
+        audit.record("exhibit.requalify", actor=actor, obj=case, case_id=case.id, changed=changed)
         db.session.flush()
     return changed
 

@@ -1,4 +1,5 @@
-"""Exhibit routes: upload, download, thumbnails and preview, the exhibit's page, withdraw, renumber."""
+"""Exhibit routes: upload, download, thumbnails and preview, the exhibit's page, withdraw, renumber
+(and change what the pièces are)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from app.evidence.models import Exhibit
 from app.evidence.services import ExhibitRefused, ExhibitTooLarge
 from app.evidence.storage import store
 from app.extensions import db
+from app.legal.codes import NATURES
 
 bp = Blueprint("evidence", __name__, template_folder="templates")
 
@@ -63,8 +65,14 @@ def upload(case_id: int):
     description = request.form.get("description", "")
     captured_at = request.form.get("captured_at", "")
     event_id = request.form.get("event_id", "")
+    nature = request.form.get("nature", "")[:40]
+    typed = {"description": description, "captured_at": captured_at, "event_id": event_id, "nature": nature}
     if not files:
-        return _refused(case, ["Choisissez au moins un fichier à ajouter."], description, captured_at, event_id)
+        return _refused(case, ["Choisissez au moins un fichier à ajouter."], **typed)
+    try:
+        services.check_nature(nature)
+    except ExhibitRefused as exc:
+        return _refused(case, [str(exc)], **typed)
     # Per-file limit, checked before anything is stored (the request limit is several files' worth).
     limit = current_app.config["MAX_EXHIBIT_BYTES"]
     if any(_file_size(f) > limit for f in files):
@@ -75,7 +83,7 @@ def upload(case_id: int):
         try:
             result = services.add_exhibit(case, storage.stream, storage.filename, current_user,
                                           description=description, captured_at=captured_at or None,
-                                          event_id=event_id or None, max_bytes=limit)
+                                          event_id=event_id or None, max_bytes=limit, nature=nature or None)
         except ExhibitTooLarge:
             db.session.rollback()
             abort(413)
@@ -85,7 +93,7 @@ def upload(case_id: int):
         (duplicates if result.duplicate else added).append(result.exhibit)
     if not added and not duplicates:
         db.session.rollback()
-        return _refused(case, refusals, description, captured_at, event_id)
+        return _refused(case, refusals, **typed)
     db.session.commit()
     for exhibit in added:
         flash(f"Pièce n° {exhibit.number} ajoutée : « {exhibit.original_name} ».", "success")
@@ -97,11 +105,12 @@ def upload(case_id: int):
     return redirect(url_for("cases.show_case", case_id=case.id, _anchor="pieces"))
 
 
-def _refused(case, reasons: list[str], description: str, captured_at: str, event_id: str):
+def _refused(case, reasons: list[str], *, description: str, captured_at: str, event_id: str, nature: str):
     """Nothing stored: say why, and offer the form again with what was typed."""
     return render_template("evidence/refused.html", case=case, reasons=reasons, description=description,
-                           captured_at=captured_at, event_id=event_id, events=_events(case), accept=ACCEPT,
-                           taxonomy=Taxonomy(case.org_id), max_mb=_max_mb()), 422
+                           captured_at=captured_at, event_id=event_id, nature=nature, natures=NATURES,
+                           events=_events(case), accept=ACCEPT, taxonomy=Taxonomy(case.org_id),
+                           max_mb=_max_mb()), 422
 
 
 def _events(case) -> list[Event]:
@@ -194,19 +203,27 @@ def withdraw(exhibit_id: int):
 def renumber(case_id: int):
     case = get_case_or_404(case_id, current_user)
     require("exhibits.manage")
-    positions = {}
+    positions, natures = {}, {}
     for key, value in request.form.items():
         if key.startswith("position-") and key[9:].isdigit():
             positions[int(key[9:])] = value[:12]
+        elif key.startswith("nature-") and key[7:].isdigit():
+            natures[int(key[7:])] = value[:40]
     try:
+        requalified = services.set_natures(case, natures, current_user)
         changed = services.renumber(case, services.order_from_positions(case, positions), current_user)
     except ExhibitRefused as exc:
         db.session.rollback()
-        flash(f"La numérotation n'a pas été modifiée : {exc}", "error")
+        flash(f"Les pièces n'ont pas été modifiées : {exc}", "error")
         return redirect(url_for("cases.show_case", case_id=case.id, _anchor="pieces"))
     db.session.commit()
-    flash(f"Pièces renumérotées ({changed} numéro{'s' if changed > 1 else ''} modifié{'s' if changed > 1 else ''})."
-          if changed else "Numérotation inchangée.", "success")
+    messages = []
+    if changed:
+        messages.append(f"Pièces renumérotées ({changed} numéro{'s' if changed > 1 else ''} "
+                        f"modifié{'s' if changed > 1 else ''}).")
+    if requalified:
+        messages.append(f"Nature modifiée pour {requalified} pièce{'s' if requalified > 1 else ''}.")
+    flash(" ".join(messages) or "Numérotation inchangée.", "success")
     return redirect(url_for("cases.show_case", case_id=case.id, _anchor="pieces"))
 
 
@@ -217,7 +234,7 @@ def render_section(case) -> Markup:
         withdrawn=services.withdrawn_exhibits(case) if can(current_user, "exhibits.manage") else [],
         events=_events(case), taxonomy=Taxonomy(case.org_id), accept=ACCEPT, max_mb=_max_mb(),
         h=services, can_render=thumbnails.can_render, ocr_available=ocr.engine_status()[0],
-        description="", captured_at="", event_id=""))
+        description="", captured_at="", event_id="", nature="", natures=NATURES))
 
 
 def init_app(app: Flask) -> None:
