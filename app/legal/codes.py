@@ -25,6 +25,14 @@ ROUTES = {
     "NOUVELLES-CIRCONSTANCES": "Nouveau référé fondé sur des circonstances nouvelles",
     "AUCUNE": "Aucune requête à déposer pour l'instant",
 }
+# For buttons and short mentions.
+ROUTE_SHORT = {
+    "MESURES-UTILES": "référé mesures utiles",
+    "SUSPENSION": "référé-suspension",
+    "EXECUTION": "demande d'exécution",
+    "NOUVELLES-CIRCONSTANCES": "nouveau référé (circonstances nouvelles)",
+    "AUCUNE": "aucune requête",
+}
 WARNINGS = ("HORS-DELAI", "MEME-SEMAINE", "OQTF", "SANS-PIECE")
 
 # What a pièce is, as the bordereau names it. The default comes from the sniffed type.

@@ -102,12 +102,40 @@ def _fact_sentence(event, data: RequeteInput, say: _Writer, numbers: list[int]) 
     text = f"Le {date_long(event.date)}, " + say(template)
     if event.reference:
         text += f" ({REFERENCE_WORDS.get(event.type, 'référence')} {event.reference})"
-    description = " ".join((event.description or "").split()).rstrip(" .")
-    if description and event.type in QUOTED:
-        text += f" : « {description} »"
+    text += _quoted(event)
     if numbers:
         text += " " + cite(numbers)
     return text + "."
+
+
+def _quoted(event) -> str:
+    """« : « message » » for the facts whose typed text is itself evidence; a text that already
+    quotes (« Message affiché : « … » ») is not wrapped twice."""
+    description = " ".join((event.description or "").split()).rstrip(" .")
+    if not description or event.type not in QUOTED:
+        return ""
+    return f" : {description}" if "«" in description else f" : « {description} »"
+
+
+def _facts(events, data: RequeteInput, say: _Writer, by_event: dict) -> list[str]:
+    """One sentence per fact, oldest first; an error shown on the day of an attempt joins the
+    attempt's sentence (« a tenté de déposer…, sans y parvenir : « Une erreur… » »)."""
+    sentences, skip = [], set()
+    for i, event in enumerate(events):
+        if event.id in skip:
+            continue
+        following = events[i + 1] if i + 1 < len(events) else None
+        if (event.type == "TENTATIVE" and following is not None and following.type == "ERREUR"
+                and following.date == event.date):
+            skip.add(following.id)
+            numbers = sorted(set(by_event.get(event.id, [])) | set(by_event.get(following.id, [])))
+            sentence = _fact_sentence(event, data, say, [])[:-1] + _quoted(following)
+            if following.reference:
+                sentence += f" (référence {following.reference})"
+            sentences.append(sentence + (f" {cite(numbers)}" if numbers else "") + ".")
+        else:
+            sentences.append(_fact_sentence(event, data, say, by_event.get(event.id, [])))
+    return sentences
 
 
 # The text a volunteer typed is quoted only where it is itself evidence (the error shown, the answer).
@@ -169,14 +197,15 @@ def build_requete(data: RequeteInput, *, route: str | None = None, texts: dict, 
     events = data.case.events
     if events:
         numbered = _NumberedList(document)
-        for event in events:
-            numbered.item(_fact_sentence(event, data, say, by_event.get(event.id, [])))
+        for sentence in _facts(events, data, say, by_event):
+            numbered.item(sentence)
     else:
         _para(document, common["facts_no_events"])
     cited = {n for numbers in by_event.values() for n in numbers}
     uncited = [x.number for x in data.exhibits if x.number not in cited]
     if uncited:
-        _para(document, say(common["uncited"], pieces=cite(uncited)[1:-1]))
+        key = "uncited" if len(uncited) > 1 else "uncited_one"
+        _para(document, say(common[key], pieces=cite(uncited)[1:-1]))
     first = routing.first_filing or _first_step(events)
     if first:
         _para(document, say(common["elapsed"], duree=duration_fr((today - first).days), premiere=date_long(first)))

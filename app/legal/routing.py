@@ -251,7 +251,7 @@ def _judicial(situation, events, today, rules) -> Routing | None:
                 missing=["Enregistrer les faits nouveaux survenus depuis le rejet (nouvelles tentatives, perte "
                          "d'emploi, fin de droits…), chacun avec sa pièce."], order=order)
         underlying = _administrative(situation, events, today, rules)
-        named = "; ".join(f"{_fact_name(e)} {_on(e.date)}" for e in new)
+        named = " ; ".join(f"{_fact_name(e)} {_on(e.date)}" for e in new)
         result = Routing("NOUVELLES-CIRCONSTANCES", [
             f"Le référé a été rejeté par ordonnance du {date_long(order.date)}.",
             f"Depuis, des faits nouveaux sont enregistrés : {named}. Un nouveau référé n'est recevable qu'en "
@@ -370,7 +370,7 @@ def _renewal_check(situation: Situation, events: list[Fact], result: Routing, ru
     if result.first_filing > window[1]:
         result.renewal_in_time = False
         result.warnings.append(Warning("HORS-DELAI", (
-            f"Renouvellement demandé hors délai : la première démarche enregistrée date du "
+            f"La première démarche de renouvellement enregistrée date du "
             f"{date_long(result.first_filing)}, après la fin de la période de dépôt ({date_long(window[1])}, "
             f"{rules.renewal_end_days}e jour avant l'expiration du titre le {date_long(expiry)} ; article R. 431-5 "
             "du CESEDA). La personne n'a pas droit à une API d'office et le juge ne présumera pas l'urgence : "
@@ -425,7 +425,7 @@ def _proof_check(events: list[Fact], result: Routing) -> None:
         unproven = [e for e in events if e.type in needed and not e.exhibits]
     if not unproven:
         return
-    named = "; ".join(f"{_fact_name(e)} {_on(e.date)}" for e in unproven[:8])
+    named = " ; ".join(f"{_fact_name(e)} {_on(e.date)}" for e in unproven[:8])
     more = f" (et {len(unproven) - 8} autres)" if len(unproven) > 8 else ""
     result.warnings.append(Warning("SANS-PIECE", (
         f"Aucune pièce ne prouve : {named}{more}. Ajoutez pour chacun une capture d'écran, un courrier ou un "

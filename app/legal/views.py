@@ -7,7 +7,7 @@ from markupsafe import Markup
 from flask_login import current_user
 
 from app.auth.permissions import can
-from app.legal.codes import ROUTES
+from app.legal.codes import ROUTE_SHORT, ROUTES
 from app.legal.services import routing_for
 
 # No routes of its own (the requête is an export): the blueprint carries the templates.
@@ -19,4 +19,5 @@ def route_panel(case) -> str:
     if not can(current_user, "legal.route"):
         return ""
     return Markup(render_template(  # noqa: S704 - rendered by Jinja with autoescape
-        "legal/panel.html", case=case, routing=routing_for(case), routes=ROUTES))
+        "legal/panel.html", case=case, routing=routing_for(case), routes=ROUTES,
+        short=ROUTE_SHORT))
