@@ -217,17 +217,24 @@ def remove_template(org, actor) -> bool:
     return True
 
 
+def requete_bytes(case: Case, org, *, route: str | None = None, today: date, annexes: bool = True):
+    """(docx bytes, route drafted, its RequeteInput) — shared by the brief export and the
+    Télérecours bundle (which files the requête without annexes). Raises RouteRefused."""
+    from app.legal.requete import build_requete, load_references, load_texts
+
+    data = _requete_input(case, today)
+    chosen = (route or "").strip().upper() or data.routing.route
+    content = build_requete(data, route=chosen, texts=load_texts(), references=load_references(), today=today,
+                            template=org_template(org), annexes=annexes)
+    return content, chosen, data
+
+
 def export_brief(case: Case, org, actor, *, route: str | None = None, source: str = "web",
                  today: date | None = None) -> ExportFile:
     """The Word requête of one case (already loaded with the organisation check), for the route
     its facts call for or the one asked. Raises RouteRefused (AUCUNE, unknown route)."""
-    from app.legal.requete import build_requete, load_references, load_texts
-
     today = today or clock_today()
-    data = _requete_input(case, today)
-    chosen = (route or "").strip().upper() or data.routing.route
-    content = build_requete(data, route=chosen, texts=load_texts(), references=load_references(), today=today,
-                            template=org_template(org))
+    content, chosen, data = requete_bytes(case, org, route=route, today=today)
     result = _file(content, f"requete_{chosen.lower()}_{ascii_slug(case.reference, 40) or case.id}.docx", DOCX,
                    len(data.exhibits))
     audit.record("export.brief", actor=actor, obj=case, org_id=case.org_id, sha256=result.sha256,

@@ -145,8 +145,11 @@ REFERENCE_WORDS = {"CCC": "ticket n°", "PREF": "envoi n°", "SUBST": "envoi n°
 
 
 def build_requete(data: RequeteInput, *, route: str | None = None, texts: dict, references: dict,
-                  today: date, template: bytes | None = None) -> bytes:
-    """The requête for `route` (the routing's own by default) as .docx bytes. Raises RouteRefused."""
+                  today: date, template: bytes | None = None, annexes: bool = True) -> bytes:
+    """The requête for `route` (the routing's own by default) as .docx bytes. Raises RouteRefused.
+
+    `annexes=False` gives the version filed through Télérecours: the bordereau stays, the
+    pièces themselves travel as separate files (CJA R. 414-5)."""
     routing = data.routing
     route = route or routing.route
     if route not in ROUTES:
@@ -269,7 +272,7 @@ def build_requete(data: RequeteInput, *, route: str | None = None, texts: dict, 
 
     brief = brief_texts()  # bordereau and annex wording, shared with the Télérecours bundle
     _bordereau(document, data.exhibits, brief, page_break=True)
-    if data.exhibits:
+    if data.exhibits and annexes:
         _annexes(document, data.exhibits, brief)
     return _save(document)
 
