@@ -59,6 +59,8 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "evidence.withdraw": "exhibits.manage",
     "evidence.renumber": "exhibits.manage",
     "exports.brief": "exports.brief",
+    "legal.letter": "letters.draft",
+    "legal.letter_sent": "cases.edit",
     "exports.exhibits_zip": "exports.brief",
     "exports.workbook": "exports.anonymised",
     "exports.dossier": "exports.anonymised",
@@ -108,7 +110,7 @@ def world(org, other_org) -> World:
 
 def url_args(rule, world: World) -> dict:
     values = {"case_id": world.case.id, "exhibit_id": world.exhibit.id, "user_id": world.target.id,
-              "event_id": world.event.id, "variant": "thumb", "filename": "constat.css"}
+              "event_id": world.event.id, "variant": "thumb", "filename": "constat.css", "kind": "prefet"}
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: no test object for {missing}; add one to url_args()"
     return {name: values[name] for name in rule.arguments}

@@ -15,6 +15,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "exports.brief": frozenset({Role.LAWYER, Role.ADMIN}),
     # The « Voie de droit » panel: which remedy the facts call for (app/legal).
     "legal.route": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
+    # Letters before court (préfet, motifs, Défenseur des droits): they carry the person's identity.
+    "letters.draft": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
     "exports.anonymised": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),
     "exports.identified": frozenset({Role.ADMIN}),
     "dashboard.view": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),

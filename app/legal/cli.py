@@ -7,12 +7,13 @@ import json
 import click
 
 from app.cli import case_by_reference, cases_cli
+from app.exports.cli import exports_cli
 from app.core.formats import date_long
 from app.legal.codes import ROUTES
 from app.legal.services import routing_for
 
-# The command joins the core `cases` group rather than a group of its own: the contract
-# names it `cases route`.
+# The commands join existing groups rather than a group of their own: the contract names them
+# `cases route` and `exports letter`.
 cli_groups: list = []
 
 
@@ -36,3 +37,32 @@ def cases_route(reference, org_slug, as_json):
         click.echo(f"  manque : {item}")
     for deadline in routing.deadlines:
         click.echo(f"  échéance {date_long(deadline.date)} ({deadline.kind}) : {deadline.label}")
+
+
+@exports_cli.command("letter")
+@click.argument("reference")
+@click.argument("kind")
+@click.option("-o", "--output", required=True, help="Fichier .docx à écrire.")
+@click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
+def exports_letter(reference, kind, output, org_slug):
+    """Écrit la lettre KIND du dossier REFERENCE : prefet (demande préalable, LRAR), motifs (motifs d'un
+    rejet implicite, LRAR) ou defenseur (saisine du Défenseur des droits)."""
+    from pathlib import Path
+
+    from app.cli import fail
+    from app.extensions import db
+    from app.legal.letters import LetterRefused
+    from app.legal.services import export_letter
+
+    case, org = case_by_reference(reference, org_slug)
+    try:
+        export = export_letter(case, org, None, kind.strip().lower(), source="cli")
+    except LetterRefused as exc:
+        db.session.rollback()
+        fail(str(exc))
+    db.session.commit()
+    path = Path(output)
+    if not path.parent.exists():
+        fail(f"dossier de destination introuvable : {path.parent}")
+    path.write_bytes(export.content)
+    click.echo(f"{path} écrit ({len(export.content)} octets, SHA-256 {export.sha256}).")

@@ -71,7 +71,7 @@ class RequeteInput:
     extra: dict = field(default_factory=dict)
 
 
-class _Writer:
+class Writer:
     """Fills the texts: {ref:ID} from the references (verified ones only), then the case's values."""
 
     def __init__(self, texts: dict, references: dict[str, dict], values: dict[str, str]):
@@ -91,7 +91,7 @@ class _Writer:
         return text.replace(f"de {name}", self.values.get("de_personne", f"de {name}")) if name else text
 
 
-def _fact_sentence(event, data: RequeteInput, say: _Writer, numbers: list[int]) -> str:
+def _fact_sentence(event, data: RequeteInput, say: Writer, numbers: list[int]) -> str:
     sentences = say.texts["common"]["event_sentences"]
     key = event.type
     if event.type == "ORDONNANCE" and event.outcome:
@@ -117,7 +117,7 @@ def _quoted(event) -> str:
     return f" : {description}" if "«" in description else f" : « {description} »"
 
 
-def _facts(events, data: RequeteInput, say: _Writer, by_event: dict) -> list[str]:
+def _facts(events, data: RequeteInput, say: Writer, by_event: dict) -> list[str]:
     """One sentence per fact, oldest first; an error shown on the day of an attempt joins the
     attempt's sentence (« a tenté de déposer…, sans y parvenir : « Une erreur… » »)."""
     sentences, skip = [], set()
@@ -164,7 +164,7 @@ def build_requete(data: RequeteInput, *, route: str | None = None, texts: dict, 
     party = data.party
     values = {"personne": party.name, "Personne": capitalise(party.name), "de_personne": party.of(),
               "prefet": data.prefet, "tribunal": data.tribunal}
-    say = _Writer(texts, references, values)
+    say = Writer(texts, references, values)
     common, own = texts["common"], texts["routes"][article_route]
     by_event = {event_id: list(numbers) for event_id, numbers in
                 exhibits_by_event(data.case.events, data.exhibits).items()}
@@ -289,7 +289,7 @@ class _Sections:
         _heading(self.document, f"{letter}. {text}", 2)
 
 
-def _forced_route_line(document, say: _Writer, route: str, routing: Routing) -> None:
+def _forced_route_line(document, say: Writer, route: str, routing: Routing) -> None:
     reason = " ".join(routing.reasons) or "voir la fiche du dossier."
     text = say(say.texts["common"]["forced_route"], voie_demandee=ROUTES[route],
                voie_conseillee=ROUTES[routing.route], raison=reason)
@@ -304,7 +304,7 @@ def _first_step(events) -> date | None:
     return min(steps) if steps else None
 
 
-def _situation(document, data: RequeteInput, say: _Writer, common: dict, today: date) -> None:
+def _situation(document, data: RequeteInput, say: Writer, common: dict, today: date) -> None:
     case, routing = data.case, data.routing
     party = data.party
     expiry = case.titre_expiry
@@ -339,7 +339,7 @@ def _situation(document, data: RequeteInput, say: _Writer, common: dict, today: 
         _para(document, say(common["blocage"], blocages=" ; ".join(b[:1].lower() + b[1:] for b in blocages)))
 
 
-def _route_values(data: RequeteInput, article_route: str, by_event: dict, say: _Writer, today: date) -> dict:
+def _route_values(data: RequeteInput, article_route: str, by_event: dict, say: Writer, today: date) -> dict:
     """Dates and pièces of the facts the route rests on, as text values for the templates."""
     routing, events = data.routing, data.case.events
     values = {"requete": "", "cite_depot": "", "cite_decision": "", "cite_ordonnance": ""}
@@ -391,7 +391,7 @@ def _route_values(data: RequeteInput, article_route: str, by_event: dict, say: _
     return values
 
 
-def _recevabilite(own: dict, article_route: str, routing: Routing, say: _Writer, events) -> list[str]:
+def _recevabilite(own: dict, article_route: str, routing: Routing, say: Writer, events) -> list[str]:
     if article_route == "MESURES-UTILES":
         deposited = any(e.type == "DEPOT" for e in events)
         reason = say(own["no_decision_pending" if deposited and routing.implicit is None else "no_decision_blocked"])
@@ -405,7 +405,7 @@ def _recevabilite(own: dict, article_route: str, routing: Routing, say: _Writer,
     return paragraphs
 
 
-def _urgence(document, data: RequeteInput, own: dict, common: dict, say: _Writer, by_event: dict,
+def _urgence(document, data: RequeteInput, own: dict, common: dict, say: Writer, by_event: dict,
              route: str, today: date) -> None:
     routing, case = data.routing, data.case
     renewal = case.demarche == "RENOUV"
@@ -440,7 +440,7 @@ def _urgence(document, data: RequeteInput, own: dict, common: dict, say: _Writer
         _para(document, common["urgence_placeholder"])
 
 
-def _utilite(document, data: RequeteInput, own: dict, say: _Writer, by_event: dict) -> None:
+def _utilite(document, data: RequeteInput, own: dict, say: Writer, by_event: dict) -> None:
     events = data.case.events
     _para(document, say(own["utilite_intro"]))
     attempts = [e for e in events if e.type in ATTEMPTS]
