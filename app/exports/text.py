@@ -6,7 +6,9 @@ import re
 import unicodedata
 
 # Everything XML 1.0 forbids (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF).
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Also the bidirectional embedding/override/isolate controls: U+202E in an event reference would
+# reverse the text that follows it in the Word requête (a name or a date read backwards).
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
 NBSP = "\u00a0"
 _SPACE_BEFORE = re.compile(r"[ \u202f](?=[:;?!»])")
 _AFTER_OPEN_GUILLEMET = re.compile(r"«[ \u202f]?")
@@ -14,7 +16,8 @@ _BEFORE_CLOSE_GUILLEMET = re.compile(r"(?<=\S)»")
 
 
 def xml_safe(text: object) -> str:
-    """Text with the characters XML cannot hold removed (Word and Excel files are XML)."""
+    """Text with the characters XML cannot hold removed (Word and Excel files are XML), and the
+    bidirectional override controls that would reorder what a reader sees."""
     if text is None:
         return ""
     return _ILLEGAL_XML.sub("", str(text))

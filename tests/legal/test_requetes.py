@@ -163,3 +163,12 @@ def test_case_page_panel_for_volunteers_and_lawyers_only(client, org, scenario_c
         assert ("Voie de droit" in page) is sees_panel, role
         assert ("Hors délai" in page) is sees_panel, role
         assert (f"/cases/{case.id}/brief.docx" in page) is sees_button, role
+
+
+def test_bidi_override_in_a_reference_does_not_reverse_the_requete(app, tmp_path, org):
+    case = make(org, "BIDI", [(60, "TENTATIVE", ""), (30, "TENTATIVE", "")])
+    factories.event(case, "CCC", ago(20), reference="\u202eTICKET-1234")
+    out = tmp_path / "bidi.docx"
+    assert app.test_cli_runner().invoke(args=["exports", "brief", "BIDI", "-o", str(out)]).exit_code == 0
+    text = docx_text(out.read_bytes())
+    assert "\u202e" not in text and "TICKET-1234" in text
