@@ -31,6 +31,7 @@ ATTEMPTS = frozenset({"TENTATIVE", "ERREUR"})
 PRIOR_REQUESTS = frozenset({"PREF", "SUBST"})
 HARMS = frozenset({"EMPLOI", "PRESTA"})
 DECISIONS = frozenset({"REFUS", "OQTF"})
+CARRIED_OUT = frozenset({"EXECUTION", "TITRE-OK", "API", "DEPOT", "CONVOC"})
 # Facts that may be new circumstances after a rejected référé (procedure steps are not).
 NOT_CIRCUMSTANCES = frozenset({"REFERE", "AUDIENCE", "ORDONNANCE", "AJ", "REPONSE"})
 # Facts each route rests on: each of them should be proven by a pièce.
@@ -137,15 +138,19 @@ def _on(day: date) -> str:
 
 
 def contradictions(events: list[Fact]) -> list[str]:
-    """Dates that cannot all be true; the route waits until the timeline is corrected."""
+    """Dates that cannot all be true; the route waits until the timeline is corrected. A fact
+    simply not recorded (an ordonnance whose référé was never entered) is not a contradiction."""
     problems = []
-    first_refere = _first(events, {"REFERE"})
+    referes = [e for e in events if e.type == "REFERE"]
     first_order = _first(events, {"ORDONNANCE"})
-    if first_order and (first_refere is None or first_order.date < first_refere.date):
-        problems.append(f"Une ordonnance est datée du {date_long(first_order.date)} sans référé déposé avant elle.")
+    if first_order and referes and all(r.date > first_order.date for r in referes):
+        problems.append(f"L'ordonnance du {date_long(first_order.date)} est antérieure au référé déposé le "
+                        f"{date_long(referes[0].date)}.")
     first_execution = _first(events, {"EXECUTION"})
-    if first_execution and not any(e.type == "ORDONNANCE" and e.date <= first_execution.date for e in events):
-        problems.append(f"Une exécution est datée du {date_long(first_execution.date)}, avant toute ordonnance.")
+    orders = [e for e in events if e.type == "ORDONNANCE"]
+    if first_execution and orders and all(o.date > first_execution.date for o in orders):
+        problems.append(f"L'exécution du {date_long(first_execution.date)} est antérieure à l'ordonnance du "
+                        f"{date_long(orders[0].date)}.")
     refusal = _first(events, {"REFUS"})
     deposits = [e for e in events if e.type == "DEPOT"]
     if refusal and deposits and all(d.date > refusal.date for d in deposits):
@@ -197,10 +202,10 @@ def _decide(situation: Situation, events: list[Fact], today: date, rules: deadli
 def _judicial(situation, events, today, rules) -> Routing | None:
     """The answer when a référé already went before the judge; None when it says nothing."""
     last_refere = _last(events, {"REFERE"})
-    if last_refere is None:
-        return None
     order = _last(events, {"ORDONNANCE"})
-    if order is None or order.date < last_refere.date:
+    if last_refere is None and order is None:
+        return None
+    if last_refere is not None and (order is None or order.date < last_refere.date):
         result = Routing("AUCUNE", [f"Un référé a été déposé {_on(last_refere.date)} et aucune ordonnance n'est "
                                     "enregistrée depuis : la procédure est en cours, une nouvelle requête ne "
                                     "doit pas être déposée."],
@@ -219,7 +224,8 @@ def _judicial(situation, events, today, rules) -> Routing | None:
     after = events[position + 1:]  # sorted by date, same-day events in entry order
     outcome_label = ORDONNANCE_OUTCOMES.get(order.outcome, order.outcome).lower()
     if order.outcome == "INJONCTION":
-        done = _first(after, {"EXECUTION", "TITRE-OK"})
+        # What the order asked (register the request, deliver an API, summon) done afterwards.
+        done = _first(after, CARRIED_OUT)
         if done is None:
             elapsed = (today - order.date).days
             return Routing("EXECUTION", [

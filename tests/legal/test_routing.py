@@ -182,3 +182,21 @@ def test_renewal_attempts_all_before_the_window_are_neither_late_nor_in_time():
                                   titre_expiry=expiry), TODAY, Rules())
     assert result.renewal_in_time is None and "HORS-DELAI" not in result.warning_codes()
     assert any("précèdent l'ouverture" in m for m in result.missing)
+
+
+def test_an_ordonnance_whose_referee_was_not_recorded_still_decides():
+    assert route(fact(100, "TENTATIVE"), fact(50, "ORDONNANCE", "INJONCTION"))[0] == "EXECUTION"
+    assert route(fact(100, "TENTATIVE"), fact(50, "ORDONNANCE", "REJET"), fact(10, "EMPLOI"))[0] == \
+        "NOUVELLES-CIRCONSTANCES"
+
+
+def test_an_ordonnance_dated_before_its_referee_is_contradictory():
+    result = route_case(Situation(events=(fact(100, "ORDONNANCE", "INJONCTION"), fact(60, "REFERE"))), TODAY,
+                        Rules())
+    assert result.route == "AUCUNE" and any("antérieure au référé" in r for r in result.reasons)
+
+
+def test_an_api_delivered_after_the_injunction_means_it_was_carried_out():
+    code, _ = route(fact(100, "TENTATIVE"), fact(60, "REFERE"), fact(50, "ORDONNANCE", "INJONCTION"),
+                    fact(40, "API"))
+    assert code == "AUCUNE"
