@@ -18,6 +18,13 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or "localhost"
+    return "localhost" if host.replace(".", "").isdigit() else host
+
+
 def _load_or_create_secret(data_dir: Path) -> str:
     """Generate the secret key once into DATA_DIR so sessions survive restarts."""
     path = data_dir / "secret_key"
@@ -70,6 +77,21 @@ class Config:
         # Background workers started with the app (OCR, search catch-up).
         self.START_WORKERS = _bool("START_WORKERS", True)
         self.CASES_PER_PAGE = 50
+        # Address of the app as users reach it: links in e-mails and calendar feeds.
+        self.BASE_URL = (env.get("BASE_URL") or f"http://127.0.0.1:{env.get('PORT', '5000')}").rstrip("/")
+        # E-mail (deadline digests, `flask deadlines notify`): without SMTP_HOST nothing is sent, and
+        # the command says so. SMTP_STARTTLS=1 upgrades the connection; port 465 is implicit TLS.
+        self.SMTP_HOST = env.get("SMTP_HOST", "").strip()
+        self.SMTP_PORT = int(env.get("SMTP_PORT", "25"))
+        self.SMTP_USER = env.get("SMTP_USER", "")
+        self.SMTP_PASSWORD = env.get("SMTP_PASSWORD", "")
+        self.SMTP_STARTTLS = _bool("SMTP_STARTTLS")
+        self.SMTP_TIMEOUT = float(env.get("SMTP_TIMEOUT", "20"))
+        self.SMTP_FROM = env.get("SMTP_FROM") or f"Constat <no-reply@{_host_of(self.BASE_URL)}>"
+        # LibreOffice for the Télérecours bundle (inventory and text pièces as PDF): found on PATH
+        # unless SOFFICE names it; SOFFICE="" turns it off (those pièces are then refused, said why).
+        self.SOFFICE = env.get("SOFFICE")
+        self.SOFFICE_TIMEOUT = float(env.get("SOFFICE_TIMEOUT", "60"))
         self.DEMO_PASSWORD = env.get("DEMO_PASSWORD")
         for key, value in overrides.items():
             setattr(self, key, value)

@@ -1,8 +1,10 @@
 """Benchmark of the exports: the workbook of N cases (query + summary + sheets) against xlsxwriter
-constant-memory writing the same rows, and a brief with 40 distinct screenshots.
+constant-memory writing the same rows, a brief with 40 distinct screenshots, and the Télérecours
+bundle of 40 distinct screenshots against a plain zip of the same files.
 
     .venv/bin/python bench/exports.py                 # 10,000 cases
     .venv/bin/python bench/exports.py --cases 100000  # memory stays flat (takes a few minutes)
+    .venv/bin/python bench/exports.py --only bundle   # the Télérecours bundle alone
 
 Times are wall-clock medians; peak memory is measured in a separate run under tracemalloc
 (which slows Python down), so the two never disturb each other.
@@ -157,11 +159,73 @@ def bench_brief(org, lawyer, screenshots: int) -> float:
     return seconds
 
 
+def _case_with_screenshots(org, lawyer, screenshots: int, offset: int = 0):
+    from app.cases.services import CaseInput, EventInput, add_event, create_case
+    from app.evidence.services import add_exhibit
+
+    case = create_case(org, CaseInput(prefecture="69", demarche="RENOUV", status="OUVERT", blocages=["API-ABS"],
+                                      last_name="Diallo", first_name="Awa", titre_expiry=date(2025, 1, 1)), lawyer)
+    for week in range(4):  # attempts on different weeks: the case routes to a référé mesures utiles
+        add_event(case, EventInput(date(2025, 1, 1) + timedelta(days=7 * week), "TENTATIVE"), lawyer)
+    for i in range(screenshots):
+        add_exhibit(case, realistic_screenshot(offset + i), f"capture{i}.png", lawyer,
+                    captured_at=datetime(2025, 1, 1 + i % 28))
+    db.session.commit()
+    return case
+
+
+def plain_zip_of(paths: list[Path]) -> int:
+    """Baseline: the same original files in a plain stored zip on disk (no conversion, no inventory)."""
+    import zipfile
+
+    with tempfile.TemporaryFile() as fh:
+        with zipfile.ZipFile(fh, "w") as archive:
+            for i, path in enumerate(paths, start=1):
+                archive.write(path, f"{i:02d}_capture.png")
+        return fh.tell()
+
+
+def bench_bundle(app, org, lawyer, screenshots: int) -> float:
+    """The Télérecours bundle (one lossless PDF per screenshot, inventory, requête without annexes,
+    manifest) against a plain zip of the same PNGs, in the same run; peak memory at 10 and N pièces
+    shows whether it stays flat."""
+    from app.exports import services
+
+    cases = {n: _case_with_screenshots(org, lawyer, n, offset=500 * k) for k, n in enumerate((10, screenshots))}
+    case = cases[screenshots]
+    paths = [x.path for x in services.rows_mod.exhibit_rows(case.id, services.locate_exhibit)]
+    source_mb = sum(p.stat().st_size for p in paths) / 1e6
+
+    def bundle(target, soffice=None):
+        if soffice is not None:
+            app.config["SOFFICE"] = soffice
+        export = services.export_bundle(target, org, lawyer, source="bench")
+        db.session.rollback()  # keep the audit journal and custody out of the next run
+        export.discard()
+        app.config.pop("SOFFICE", None)
+        return export
+
+    seconds, export = timed(lambda: bundle(case), runs=3)
+    no_lo, _ = timed(lambda: bundle(case, soffice=""), runs=3)
+    base, _ = timed(lambda: plain_zip_of(paths), runs=3)
+    print(f"bundle, {screenshots} distinct 1280x800 PNG ({source_mb:.1f} MB): {seconds:.2f} s median of 3 "
+          f"(LibreOffice inventory PDF included; {no_lo:.2f} s without it), {export.size / 1e6:.1f} MB zip; "
+          f"baseline plain zip of the same PNGs {base:.3f} s")
+    peaks = {n: peak_mb(lambda c=c: bundle(c)) for n, c in cases.items()}
+    base_peak = peak_mb(lambda: plain_zip_of(paths))
+    print("bundle peak memory (tracemalloc, Python-level): " + ", ".join(f"{n} pièces {mb:.1f} MB"
+                                                                          for n, mb in peaks.items())
+          + f"; baseline plain zip {base_peak:.1f} MB")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--screenshots", type=int, default=40)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["all", "bundle"], default="all",
+                        help="bundle: only the Télérecours bundle (no seeding, no workbook)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="constat-bench-"))
@@ -177,6 +241,9 @@ def main() -> None:
         org = create_organisation("bench", "Association bench", "BEN")
         lawyer = create_user("avocat@bench.test", org, "lawyer", "correct horse battery staple bench")
         db.session.commit()
+        if args.only == "bundle":
+            bench_bundle(app, org, lawyer, args.screenshots)
+            return
         start = time.perf_counter()
         seed(org.id, args.cases)
         print(f"seeded {args.cases} cases with 5 events each in {time.perf_counter() - start:.1f} s")
@@ -201,6 +268,7 @@ def main() -> None:
               f"(its input rows already in memory, not counted)")
         if args.screenshots:
             bench_brief(org, lawyer, args.screenshots)
+            bench_bundle(app, org, lawyer, args.screenshots)
 
 
 if __name__ == "__main__":

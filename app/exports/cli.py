@@ -57,16 +57,53 @@ def brief_command(reference, output, org_slug, route):
     _write(export, output)
 
 
+def _bundle(reference: str, output: str, org_slug: str | None) -> None:
+    import shutil
+
+    path = Path(output)
+    if path.parent and not path.parent.exists():
+        fail(f"dossier de destination introuvable : {path.parent}")
+    case, org = case_by_reference(reference, org_slug)
+    export = services.export_bundle(case, org, None, source="cli")
+    try:
+        shutil.copyfile(export.path, path)
+    except OSError as exc:
+        db.session.rollback()
+        fail(f"impossible d'écrire {path} : {exc.strerror or exc}")
+    finally:
+        export.discard()
+    db.session.commit()
+    click.echo(f"{path} écrit ({export.size} octets, SHA-256 {export.sha256}).")
+    pieces = export.manifest["pieces"]
+    problems = [p for p in pieces if p["etat"] != "incluse"]
+    click.echo(f"{len(pieces) - len(problems)} pièce(s) en PDF sur {len(pieces)} ; inventaire "
+               f"{export.manifest['inventaire']['fichier']}.")
+    for piece in problems:
+        click.echo(f"  pièce n° {piece['numero']} {piece['etat']} : {piece['motif']}")
+    for label in export.manifest["pieces_a_fournir"]:
+        click.echo(f"  à fournir : {label}")
+    requete = export.manifest["requete"]
+    if not requete["fichier"]:
+        click.echo(f"  aucune requête : {requete['motif']}")
+
+
+@exports_cli.command("bundle")
+@click.argument("reference")
+@click.option("-o", "--output", required=True, help="Fichier .zip à écrire.")
+@click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
+def bundle_command(reference, output, org_slug):
+    """Écrit le zip Télérecours du dossier REFERENCE : une pièce PDF par fichier, l'inventaire, la
+    requête sans annexes et, à part (ne_pas_deposer/), le manifeste et les originaux."""
+    _bundle(reference, output, org_slug)
+
+
 @exports_cli.command("zip")
 @click.argument("reference")
 @click.option("-o", "--output", required=True, help="Fichier .zip à écrire.")
 @click.option("--org", "org_slug", default=None, help="Association (si la référence existe dans plusieurs).")
 def zip_command(reference, output, org_slug):
-    """Écrit les pièces du dossier REFERENCE nommées pour Télérecours (zip)."""
-    case, _ = case_by_reference(reference, org_slug)
-    export = services.export_exhibits_zip(case, None, source="cli")
-    db.session.commit()
-    _write(export, output)
+    """Ancien nom de « exports bundle » : le zip Télérecours du dossier REFERENCE."""
+    _bundle(reference, output, org_slug)
 
 
 @exports_cli.command("xlsx")

@@ -303,11 +303,18 @@ def cite(numbers: list[int]) -> str:
     return f"(pièces n° {head} et {numbers[-1]})"
 
 
-def _bordereau(document, exhibits: list[ExhibitRow], texts: dict, *, page_break: bool) -> None:
+def _bordereau(document, exhibits: list[ExhibitRow], texts: dict, *, page_break: bool,
+               missing: list[str] | None = None) -> None:
+    """The numbered pièces, then one highlighted « [À FOURNIR : …] » line per standard pièce the
+    case lacks (app.exports.pieces.missing_standard_pieces)."""
+    from app.exports.pieces import placeholder
+
     _heading(document, texts["bordereau_heading"], 1, page_break=page_break)
+    missing = [placeholder(label) for label in (missing or []) if label.strip()]
     if not exhibits:
         _para(document, texts["bordereau_empty"])
-        return
+        if not missing:
+            return
     natures = texts["natures"]
     rows = []
     for x in exhibits:
@@ -315,7 +322,13 @@ def _bordereau(document, exhibits: list[ExhibitRow], texts: dict, *, page_break:
         if x.path is None:
             label += " (fichier manquant)"
         rows.append([f"Pièce n° {x.number}", label])
-    _table(document, ["N°", "Pièce"], rows, widths=[2.6, 14])
+    rows.extend(["À fournir", label] for label in missing)
+    table = _table(document, ["N°", "Pièce"], rows, widths=[2.6, 14])
+    for row in list(table.rows)[len(rows) - len(missing) + 1:]:  # + 1: the header row
+        for cell in row.cells:
+            for run in cell.paragraphs[0].runs:
+                run.bold = True
+                run.font.highlight_color = WD_COLOR_INDEX.YELLOW
 
 
 def _annexes(document, exhibits: list[ExhibitRow], texts: dict) -> None:
@@ -383,12 +396,14 @@ def _picture_source(path: Path):
         return None
 
 
-def build_bordereau(reference: str, exhibits: list[ExhibitRow], *, texts: dict, today: date) -> bytes:
-    """The bordereau alone (for the Télérecours zip)."""
+def build_bordereau(reference: str, exhibits: list[ExhibitRow], *, texts: dict, today: date,
+                    missing: list[str] | None = None) -> bytes:
+    """The bordereau alone (the inventory of the Télérecours bundle); `missing`: labels of the
+    standard pièces still to provide, shown as highlighted placeholders."""
     document = _new_document(None)
     _para(document, texts["bordereau_heading"], "Title", align=WD_ALIGN_PARAGRAPH.CENTER)
     _para(document, f"Dossier {reference} – établi le {date_long(today)}", align=WD_ALIGN_PARAGRAPH.CENTER)
-    _bordereau(document, exhibits, texts, page_break=False)
+    _bordereau(document, exhibits, texts, page_break=False, missing=missing)
     return _save(document)
 
 

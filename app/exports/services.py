@@ -25,7 +25,6 @@ from app.cases.services import CaseFilters, filter_conditions
 from app.core import departements
 from app.core.clock import today as clock_today, utcnow
 from app.exports import rows as rows_mod
-from app.exports.bundle import build_bundle
 from app.exports.docx import DossierCase, build_bordereau, build_dossier, validate_template
 from app.exports.summary import REMEDIES, Summary, SummaryBuilder, case_stats
 from app.exports.text import ascii_slug
@@ -243,19 +242,83 @@ def export_brief(case: Case, org, actor, *, route: str | None = None, source: st
     return result
 
 
-def export_exhibits_zip(case: Case, actor, *, source: str = "web", today: date | None = None) -> ExportFile:
-    """The pièces named for Télérecours, the bordereau and a manifest, as a zip."""
+@dataclass
+class BundleExport:
+    """The Télérecours zip, on disk (its size grows with the pièces; memory does not)."""
+
+    path: Path
+    filename: str
+    mimetype: str
+    sha256: str
+    size: int
+    rows: int
+    manifest: dict
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _scratch_dir() -> Path:
+    """Where bundles are written before being sent: DATA_DIR/tmp (not /tmp, which may be in memory)."""
+    path = Path(current_app.config["DATA_DIR"]) / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _soffice() -> str | None:
+    """LibreOffice's binary: config SOFFICE when set ("" disables it), else found on PATH."""
+    import shutil
+
+    configured = current_app.config.get("SOFFICE")
+    if configured is not None:
+        return configured or None
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def export_bundle(case: Case, org, actor, *, source: str = "web", today: date | None = None) -> BundleExport:
+    """The Télérecours bundle of one case (already loaded with the organisation check): one PDF
+    per pièce, the inventory with the standard pièces still to provide, the requête without
+    annexes when the case has a route, and apart the manifest and the originals. Never refuses:
+    a missing, altered or unconvertible pièce is listed with its reason. Audited with the zip's
+    SHA-256; each pièce's custody log says « exported »."""
+    from app.exports.bundle import DEFAULT_TIMEOUT, build_bundle
+    from app.exports.pieces import missing_standard_pieces
+    from app.legal.requete import RouteRefused
+
     today = today or clock_today()
     texts = brief_texts()
     exhibits = rows_mod.exhibit_rows(case.id, locate_exhibit)
-    bordereau = build_bordereau(case.reference, exhibits, texts=texts, today=today)
-    content, included = build_bundle(exhibits, bordereau, natures=texts["natures"], today=today)
-    result = _file(content, f"pieces_{ascii_slug(case.reference, 40) or case.id}.zip", "application/zip",
-                   len(included))
+    row = next(rows_mod.iter_case_rows([case.id], identified=False, key=_key()))
+    missing = missing_standard_pieces(row, exhibits)
+    bordereau = build_bordereau(case.reference, exhibits, texts=texts, today=today, missing=missing)
+    slug = ascii_slug(case.reference, 40) or str(case.id)
+    requete, note, route = None, "", None
+    try:
+        content, route, _ = requete_bytes(case, org, today=today, annexes=False)
+        requete = (f"requete_{route.lower()}_{slug}.docx", content)
+    except RouteRefused as exc:
+        note = str(exc)
+    scratch = _scratch_dir()
+    fd, name = tempfile.mkstemp(dir=scratch, prefix="telerecours-", suffix=".zip")
+    os.close(fd)
+    output = Path(name)
+    try:
+        with tempfile.TemporaryDirectory(dir=scratch, prefix="telerecours-") as workdir:
+            result = build_bundle(exhibits, bordereau, natures=texts["natures"], today=today, reference=case.reference,
+                                  output=output, workdir=Path(workdir), requete=requete, requete_note=note,
+                                  missing=missing, soffice=_soffice(),
+                                  timeout=float(current_app.config.get("SOFFICE_TIMEOUT", DEFAULT_TIMEOUT)))
+    except BaseException:
+        output.unlink(missing_ok=True)
+        raise
+    included = result.count("incluse")
+    export = BundleExport(output, f"telerecours_{slug}.zip", "application/zip", result.sha256, result.size,
+                          included, result.manifest)
     _custody_exported(case.id, result.sha256, actor)
     audit.record("export.exhibits_zip", actor=actor, obj=case, org_id=case.org_id, sha256=result.sha256,
-                 rows=len(included), missing=len(exhibits) - len(included), source=source)
-    return result
+                 rows=included, missing=result.count("manquante"), refused=result.count("refusee"),
+                 altered=result.count("alteree"), to_provide=len(missing), route=route, source=source)
+    return export
 
 
 def _custody_exported(case_id: int, sha256: str, actor) -> None:

@@ -271,7 +271,10 @@ def build_requete(data: RequeteInput, *, route: str | None = None, texts: dict, 
     from app.exports.services import brief_texts
 
     brief = brief_texts()  # bordereau and annex wording, shared with the Télérecours bundle
-    _bordereau(document, data.exhibits, brief, page_break=True)
+    from app.exports.pieces import missing_standard_pieces
+
+    _bordereau(document, data.exhibits, brief, page_break=True,
+               missing=missing_standard_pieces(data.case, data.exhibits))
     if data.exhibits and annexes:
         _annexes(document, data.exhibits, brief)
     return _save(document)

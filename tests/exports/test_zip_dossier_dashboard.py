@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import io
+import json
 import re
 import zipfile
 from datetime import date, datetime
@@ -19,34 +20,36 @@ from tests import factories
 from tests.conftest import login
 from tests.exports.helpers import add_exhibit, docx_text, exhibit_path, screenshot
 
-NAME = re.compile(r"^\d{2}_[a-z0-9-]+_(\d{4}-\d{2}-\d{2}|sans-date)\.[a-z0-9]+$")
+NAME = re.compile(r"^\d{2}_[a-z0-9-]+_(\d{4}-\d{2}-\d{2}|sans-date)\.pdf$")
 
 
 def test_telerecours_zip(app, client, lawyer, documented_case, db):
+    """The web route gives the Télérecours bundle (tests/exports/test_bundle.py covers it in depth)."""
+    app.config["SOFFICE"] = ""  # LibreOffice is exercised in test_bundle.py
     add_exhibit(documented_case, screenshot(9), "Ça « marche » pas – écran n°3 (copie).png", lawyer,
                 description="Écran « Votre démarche n'a pas pu aboutir » : ÉCHEC réitéré à l'identique, "
                             "ça bloque depuis des semaines et des semaines sans la moindre réponse",
                 captured_at=datetime(2025, 3, 3))
     login(client, lawyer)
-    response = client.get(f"/cases/{documented_case.id}/exhibits.zip")
+    response = client.get(f"/cases/{documented_case.id}/exhibits.zip", buffered=True)
     assert response.status_code == 200 and response.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         names = archive.namelist()
-        pieces = [n for n in names if n[:2].isdigit()]
+        pieces = [n for n in names if NAME.match(n)]
         assert [p[:3] for p in pieces] == ["01_", "02_", "03_"]
         for name in pieces:
-            assert NAME.match(name), name
             assert len(name) <= 80 and name.isascii()
-        assert pieces[0] == "01_capture-d-ecran-ecran-d-erreur-de-l-anef_2025-02-12.png"
-        assert "bordereau_des_pieces.docx" in names
-        bordereau = docx_text(archive.read("bordereau_des_pieces.docx")).replace(NBSP, " ")
+            assert archive.read(name).startswith(b"%PDF")
+        assert pieces[0] == "01_capture-d-ecran-ecran-d-erreur-de-l-anef_2025-02-12.pdf"
+        inventory = names[0]
+        assert inventory.startswith("00_inventaire_")
+        bordereau = docx_text(archive.read(inventory)).replace(NBSP, " ")
         assert "Pièce n° 1" in bordereau and "Pièce n° 3" in bordereau
-        manifest = list(csv.reader(io.StringIO(archive.read("manifeste.csv").decode("utf-8-sig")), delimiter=";"))
-        assert manifest[0] == ["Numéro", "Fichier", "SHA-256", "Nom d'origine", "Date de capture", "État"]
-        assert manifest[1][1] == pieces[0] and len(manifest[1][2]) == 64 and manifest[1][4] == "2025-02-12"
-        import hashlib
-
-        assert hashlib.sha256(archive.read(pieces[0])).hexdigest() == manifest[1][2]
+        manifest = json.loads(archive.read("ne_pas_deposer/manifeste.json"))
+        first = manifest["pieces"][0]
+        assert first["fichier"] == pieces[0] and len(first["sha256_origine"]) == 64
+        assert hashlib.sha256(archive.read(pieces[0])).hexdigest() == first["sha256_pdf"]
+        assert hashlib.sha256(archive.read(first["original"])).hexdigest() == first["sha256_origine"]
     custody = db.session.scalars(select(CustodyRecord).where(CustodyRecord.action == "exported")).all()
     assert len(custody) == 3
     assert db.session.scalar(select(AuditRecord).where(AuditRecord.action == "export.exhibits_zip")) is not None
@@ -55,17 +58,22 @@ def test_telerecours_zip(app, client, lawyer, documented_case, db):
 def test_zip_with_a_missing_file_and_without_exhibits(app, client, org, lawyer, documented_case):
     from app.exports import services
 
+    app.config["SOFFICE"] = ""
     sha = services.rows_mod.exhibit_rows(documented_case.id, services.locate_exhibit)[1].sha256
     path = exhibit_path(app, sha)
     path.chmod(0o644)
     path.unlink()
     login(client, lawyer)
-    with zipfile.ZipFile(io.BytesIO(client.get(f"/cases/{documented_case.id}/exhibits.zip").data)) as archive:
-        assert len([n for n in archive.namelist() if n[:2].isdigit()]) == 1
-        assert "manquante" in archive.read("manifeste.csv").decode("utf-8-sig")
+    response = client.get(f"/cases/{documented_case.id}/exhibits.zip", buffered=True)
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert len([n for n in archive.namelist() if NAME.match(n)]) == 1
+        manifest = json.loads(archive.read("ne_pas_deposer/manifeste.json"))
+        assert [p["etat"] for p in manifest["pieces"]] == ["incluse", "manquante"]
     empty = factories.case(org, lawyer)
-    with zipfile.ZipFile(io.BytesIO(client.get(f"/cases/{empty.id}/exhibits.zip").data)) as archive:
-        assert sorted(archive.namelist()) == ["bordereau_des_pieces.docx", "manifeste.csv"]
+    response = client.get(f"/cases/{empty.id}/exhibits.zip", buffered=True)
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert sorted(archive.namelist()) == [f"00_inventaire_{empty.reference.lower()}.docx",
+                                              "ne_pas_deposer/LISEZMOI.txt", "ne_pas_deposer/manifeste.json"]
 
 
 def test_dossier_is_aggregated_and_anonymous(client, org, other_org, coordinator, documented_case, db):
