@@ -15,7 +15,8 @@ from app.extensions import csrf, db, login_manager, migrate
 
 
 # Domain packages, in blueprint registration order.
-DOMAINS = ("core", "auth", "cases", "evidence", "search", "exports", "legal", "audit", "privacy", "backup")
+DOMAINS = ("core", "auth", "cases", "evidence", "search", "exports", "legal", "audit", "privacy", "backup",
+           "deadlines")
 
 
 def create_app(config: Config | None = None) -> Flask:

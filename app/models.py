@@ -4,4 +4,5 @@ from app.audit.models import AuditChainHead, AuditRecord  # noqa: F401
 from app.auth.models import Organisation, User  # noqa: F401
 from app.cases.models import Case, CaseCode, Code, Event, Person  # noqa: F401
 from app.evidence.models import CustodyRecord, Exhibit, OcrJob  # noqa: F401
+from app.deadlines.models import CaseDeadline, DigestSend, NotifiedDeadline  # noqa: F401
 from app.search.models import IndexOutbox  # noqa: F401

@@ -30,6 +30,7 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "core.healthz": PUBLIC,
     "auth.login": PUBLIC,
     "privacy.notice": PUBLIC,
+    "deadlines.calendar_feed": PUBLIC,  # its secret token is the credential (tests/deadlines/test_calendar.py)
     "core.index": MEMBER,
     "auth.logout": MEMBER,
     "auth.second_factor": MEMBER,
@@ -39,6 +40,9 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "auth.change_password": MEMBER,
     "auth.disable_totp": MEMBER,
     "auth.regenerate_recovery_codes": MEMBER,
+    "auth.update_digest": MEMBER,
+    "auth.regenerate_calendar": MEMBER,
+    "auth.revoke_calendar": MEMBER,
     "auth.members": "accounts.manage",
     "auth.create_member": "accounts.manage",
     "auth.deactivate_member": "accounts.manage",
@@ -52,6 +56,7 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "cases.edit_case": "cases.edit",
     "cases.add_event": "cases.edit",
     "search.search": "cases.view",
+    "deadlines.index": "deadlines.view",
     "evidence.upload": "exhibits.add",
     "evidence.download": "exhibits.download",
     "evidence.picture": "exhibits.download",
@@ -110,7 +115,8 @@ def world(org, other_org) -> World:
 
 def url_args(rule, world: World) -> dict:
     values = {"case_id": world.case.id, "exhibit_id": world.exhibit.id, "user_id": world.target.id,
-              "event_id": world.event.id, "variant": "thumb", "filename": "constat.css", "kind": "prefet"}
+              "event_id": world.event.id, "variant": "thumb", "filename": "constat.css", "kind": "prefet",
+              "token": "1-" + "A" * 43}
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: no test object for {missing}; add one to url_args()"
     return {name: values[name] for name in rule.arguments}

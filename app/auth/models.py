@@ -67,6 +67,12 @@ class User(UserMixin, db.Model):
     totp_last_counter: Mapped[int | None]
     # JSON list of SHA-256 hashes of the unused recovery codes (each works once).
     recovery_codes: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # Deadline digests by e-mail (app/deadlines): "daily", "weekly" or "off", chosen in « Mon compte ».
+    digest: Mapped[str] = mapped_column(String(8), default="daily", server_default="daily")
+    # Calendar feed: its secret token is derived from this key and SECRET_KEY (app/deadlines/calendar.py),
+    # so the database alone does not give working feed addresses. NULL: not set up yet (created when
+    # « Mon compte » is shown); "": revoked by the user.
+    calendar_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="users")

@@ -17,6 +17,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "legal.route": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
     # Letters before court (préfet, motifs, Défenseur des droits): they carry the person's identity.
     "letters.draft": frozenset({Role.VOLUNTEER, Role.LAWYER, Role.ADMIN}),
+    # « Échéances » (app/deadlines): references, dates, kinds and what to do — no identity.
+    "deadlines.view": frozenset(Role),
     "exports.anonymised": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),
     "exports.identified": frozenset({Role.ADMIN}),
     "dashboard.view": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),

@@ -151,16 +151,31 @@ def enrol_totp():
 # --- Mon compte -----------------------------------------------------------------------------
 
 def _account_page(status: int = 200, **forms):
+    from app.deadlines.forms import DigestForm
+
     forms.setdefault("profile_form", ProfileForm(full_name=current_user.full_name))
     forms.setdefault("password_form", PasswordChangeForm(formdata=None))
     forms.setdefault("disable_form", DisableTotpForm(formdata=None))
+    forms.setdefault("digest_form", DigestForm(formdata=None, digest=current_user.digest))
     return render_template("auth/account.html", action_form=ActionForm(),
-                           codes_left=services.recovery_codes_left(current_user), **forms), status
+                           codes_left=services.recovery_codes_left(current_user),
+                           calendar_url=_calendar_url(create=status == 200), **forms), status
+
+
+def _calendar_url(create: bool) -> str | None:
+    """The user's feed address, its key created on the first visit of « Mon compte » (not on a
+    page answering a refused form, whose transaction was rolled back); None if revoked."""
+    from app.deadlines import services as deadlines
+
+    token = deadlines.calendar_token(current_user, current_app.config["SECRET_KEY"], create=create)
+    return url_for("deadlines.calendar_feed", token=token, _external=True) if token else None
 
 
 @bp.route("/account/")
 def account():
-    return _account_page()
+    page = _account_page()
+    db.session.commit()  # a calendar key created on the first visit
+    return page
 
 
 @bp.route("/account/profile", methods=["POST"])
@@ -227,6 +242,47 @@ def regenerate_recovery_codes():
         return redirect(url_for("auth.account"))
     db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.account"))
+
+
+@bp.route("/account/digest", methods=["POST"])
+def update_digest():
+    from app.deadlines import services as deadlines
+    from app.deadlines.forms import DigestForm
+
+    form = DigestForm()
+    if not form.validate_on_submit():
+        return _account_page(422, digest_form=form)
+    deadlines.set_digest(current_user, form.digest.data)
+    db.session.commit()
+    flash({"daily": "Vous recevrez le récapitulatif des échéances chaque jour.",
+           "weekly": "Vous recevrez le récapitulatif des échéances chaque semaine.",
+           "off": "Vous ne recevrez plus le récapitulatif des échéances par courriel."}[form.digest.data], "success")
+    return redirect(url_for("auth.account", _anchor="echeances"))
+
+
+@bp.route("/account/calendar/regenerate", methods=["POST"])
+def regenerate_calendar():
+    from app.deadlines import services as deadlines
+
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    deadlines.regenerate_calendar(current_user)
+    db.session.commit()
+    flash("Nouvelle adresse d'agenda créée : l'ancienne ne fonctionne plus. Abonnez vos agendas à la nouvelle.",
+          "success")
+    return redirect(url_for("auth.account", _anchor="echeances"))
+
+
+@bp.route("/account/calendar/revoke", methods=["POST"])
+def revoke_calendar():
+    from app.deadlines import services as deadlines
+
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    deadlines.revoke_calendar(current_user)
+    db.session.commit()
+    flash("Adresse d'agenda révoquée : vos agendas ne recevront plus les échéances.", "success")
+    return redirect(url_for("auth.account", _anchor="echeances"))
 
 
 # --- the association's accounts (admins) -----------------------------------------------------

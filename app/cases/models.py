@@ -89,6 +89,11 @@ class Case(db.Model):
     # computed) so that lists of 10,000 cases can be ordered by the database.
     urgency: Mapped[int] = mapped_column(default=0, index=True)
     urgency_on: Mapped[date | None]
+    # The next deadline and its kind (app/cases/deadlines.py, routing's dates included), stored
+    # like urgency with the day it was computed: the list sorts by it without per-case queries.
+    next_deadline: Mapped[date | None] = mapped_column(index=True)
+    next_deadline_kind: Mapped[str] = mapped_column(String(24), default="", server_default="")
+    deadlines_on: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Optimistic locking: a stale edit form is refused instead of overwriting.

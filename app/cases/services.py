@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
 from flask import abort
-from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, bindparam, delete, func, insert, select
+from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import services as audit
@@ -21,6 +21,7 @@ from app.cases.models import Case, CaseCode, Event, Person
 from app.cases.taxonomy import Taxonomy
 from app.core import departements
 from app.core.clock import today as clock_today
+from app.deadlines.models import CaseDeadline
 from app.extensions import db
 from app.legal.codes import outcome_error
 from app.search.models import IndexOutbox
@@ -302,7 +303,8 @@ def enqueue_index(case_id: int, action: str = "update") -> None:
 
 def facts_of(case: Case) -> deadlines.CaseFacts:
     return deadlines.CaseFacts(
-        status=case.status, titre_expiry=case.titre_expiry,
+        status=case.status, titre_expiry=case.titre_expiry, demarche=case.demarche,
+        first_attempt=case.first_attempt,
         events=tuple(deadlines.TimelineFact(e.date, e.type) for e in case.events),
     )
 
@@ -313,45 +315,81 @@ def rules() -> deadlines.Rules:
     return deadlines.Rules.from_config(current_app.config)
 
 
-_URGENCY_UPDATE = (
+def case_deadlines(case: Case, today: date, rule_set: deadlines.Rules | None = None) -> list[deadlines.Due]:
+    """The case's deadlines today (events and codes loaded): the computed dates of
+    app/cases/deadlines.py merged with the routing's (challenge window, hearing, OQTF)."""
+    from app.legal.routing import route_case
+    from app.legal.services import situation_of
+
+    rule_set = rule_set or rules()
+    facts = facts_of(case)
+    if facts.closed:
+        return []
+    # Pièces do not move any date: no exhibit query (proofs=()).
+    routed = route_case(situation_of(case, proofs=()), today, rule_set).deadlines
+    return deadlines.case_deadlines(facts, today, rule_set, routed=[(d.kind, d.date, d.label) for d in routed])
+
+
+_DERIVED_UPDATE = (
     Case.__table__.update()
     .where(Case.__table__.c.id == bindparam("case_id"))
     # updated_at set to itself: a derived value is not an edit.
-    .values(urgency=bindparam("level"), urgency_on=bindparam("on"), updated_at=Case.__table__.c.updated_at)
+    .values(urgency=bindparam("level"), urgency_on=bindparam("on"), next_deadline=bindparam("next_date"),
+            next_deadline_kind=bindparam("next_kind"), deadlines_on=bindparam("on"),
+            updated_at=Case.__table__.c.updated_at)
 )
+_DERIVED = ["urgency", "urgency_on", "next_deadline", "next_deadline_kind", "deadlines_on"]
+
+
+def _store_derived(cases: list[Case], today: date, rule_set: deadlines.Rules) -> None:
+    """Urgency, next deadline and the deadline rows of these cases, computed for `today`, written
+    with Core statements so the cases' versions do not move (derived, not edited)."""
+    updates, rows = [], []
+    for case in cases:
+        dues = case_deadlines(case, today, rule_set)
+        nxt = dues[0] if dues else None
+        updates.append({"case_id": case.id, "level": deadlines.urgency(facts_of(case), today, rule_set).level,
+                        "on": today, "next_date": nxt.date if nxt else None, "next_kind": nxt.kind if nxt else ""})
+        rows += [{"case_id": case.id, "org_id": case.org_id, "kind": d.kind, "date": d.date, "action": d.action}
+                 for d in dues]
+    db.session.execute(_DERIVED_UPDATE, updates)
+    db.session.execute(delete(CaseDeadline).where(CaseDeadline.case_id.in_([c.id for c in cases])))
+    if rows:
+        db.session.execute(insert(CaseDeadline), rows)
+    for case in cases:
+        # Keep the loaded objects in step without marking them dirty.
+        db.session.expire(case, _DERIVED)
 
 
 def refresh_urgency(case: Case, today: date) -> None:
-    """Store the urgency without bumping the case's version (it is derived, not edited)."""
-    level = deadlines.urgency(facts_of(case), today, rules()).level
-    db.session.execute(_URGENCY_UPDATE, [{"case_id": case.id, "level": level, "on": today}])
-    # Keep the loaded object in step without marking it dirty.
-    db.session.expire(case, ["urgency", "urgency_on"])
+    """Store the urgency and the deadlines of a case that just changed, without bumping its version."""
+    _store_derived([case], today, rules())
 
 
 def refresh_stale_urgencies(org_id: int, today: date | None = None, batch: int = 500) -> int:
-    """Recompute urgency of the association's cases not computed today (it moves with time)."""
+    """Recompute urgency and deadlines of the association's cases not computed today (they move
+    with time; imported cases arrive without deadlines)."""
     today = today or clock_today()
-    rule_set, done = rules(), 0
+    rule_set, done, after = rules(), 0, 0
     while True:
+        # Keyset pagination: each batch starts after the last id, so the table is scanned once.
         cases = db.session.scalars(
-            select(Case).where(Case.org_id == org_id,
-                               (Case.urgency_on.is_(None)) | (Case.urgency_on != today))
-            .options(selectinload(Case.events)).limit(batch)
+            select(Case).where(Case.org_id == org_id, Case.id > after,
+                               Case.urgency_on.is_(None) | (Case.urgency_on != today)
+                               | Case.deadlines_on.is_(None) | (Case.deadlines_on != today))
+            # The narrative is the bulk of a row and no date depends on it.
+            .options(defer(Case.narrative), selectinload(Case.events), selectinload(Case.codes))
+            .order_by(Case.id).limit(batch)
         ).all()
         if not cases:
             return done
-        db.session.execute(_URGENCY_UPDATE, [
-            {"case_id": c.id, "level": deadlines.urgency(facts_of(c), today, rule_set).level, "on": today}
-            for c in cases])
-        for case in cases:
-            db.session.expire(case, ["urgency", "urgency_on"])
-        done += len(cases)
+        _store_derived(cases, today, rule_set)
+        done, after = done + len(cases), cases[-1].id
 
 
 @dataclass
 class CaseDates:
-    """The computed dates of one case, with a French sentence for each."""
+    """The computed dates of one case, with a French sentence for each, and its deadlines."""
 
     urgency: deadlines.Urgency
     days_without_rights: int | None
@@ -359,42 +397,27 @@ class CaseDates:
     implicit_rejection: deadlines.ImplicitRejection | None
     renewal_window: tuple[date, date] | None
     sentences: list[str]
+    estimated_days: int = 0
+    deadlines: list[deadlines.Due] = field(default_factory=list)
+    today: date | None = None
 
 
 def compute_dates(case: Case, today: date | None = None) -> CaseDates:
-    from app.core.formats import date_long, duration_fr
-
+    """The case page's « Dates calculées »: sentences true today and the case's deadlines."""
     today = today or clock_today()
     rule_set, facts = rules(), facts_of(case)
-    gaps = deadlines.rights_gaps(facts, today, rule_set)
-    days = deadlines.days_without_rights(facts, today, rule_set)
-    rejection = deadlines.implicit_rejection(facts, rule_set)
-    window = deadlines.renewal_window(deadlines.titre_expiry_of(facts), rule_set)
-    sentences = []
-    if days is None:
-        sentences.append("Jours sans droits : inconnus tant que la date d'expiration du titre n'est pas renseignée.")
-    elif days == 0:
-        sentences.append("Aucun jour sans droits : la personne a toujours eu un document valide.")
+    count = deadlines.rights_count(facts, today, rule_set)
+    window = (deadlines.renewal_window(deadlines.titre_expiry_of(facts), rule_set)
+              if facts.demarche in deadlines.RENEWAL_DEMARCHES else None)
+    if case.deadlines_on == today:  # stored with the case today: no second routing of the timeline
+        dues = [deadlines.Due(kind, day, action) for kind, day, action in db.session.execute(
+            select(CaseDeadline.kind, CaseDeadline.date, CaseDeadline.action).where(CaseDeadline.case_id == case.id))]
+        dues.sort(key=deadlines.Due.sort_key)
     else:
-        ongoing = bool(gaps) and gaps[-1][1] == today
-        sentences.append(
-            f"{days} jour{'s' if days > 1 else ''} sans droits ({duration_fr(days)}) depuis l'expiration du "
-            f"titre le {date_long(deadlines.titre_expiry_of(facts))}"
-            + (", rupture toujours en cours aujourd'hui." if ongoing else ", rupture terminée."))
-    if rejection is None:
-        sentences.append("Rejet implicite : aucun dépôt complet enregistré sans décision, pas de rejet implicite calculé.")
-    else:
-        verb = "est né" if rejection.rejection_on <= today else "naîtra"
-        sentences.append(
-            f"Dépôt complet le {date_long(rejection.filed_on)} : sans décision, un rejet implicite {verb} le "
-            f"{date_long(rejection.rejection_on)} et peut être contesté jusqu'au {date_long(rejection.challenge_until)}.")
-    if window is None:
-        sentences.append("Fenêtre de renouvellement : inconnue sans date d'expiration du titre.")
-    else:
-        sentences.append(
-            f"La demande de renouvellement doit être déposée entre le {date_long(window[0])} et le "
-            f"{date_long(window[1])} ({rule_set.renewal_start_days} à {rule_set.renewal_end_days} jours avant l'expiration).")
-    return CaseDates(deadlines.urgency(facts, today, rule_set), days, gaps, rejection, window, sentences)
+        dues = case_deadlines(case, today, rule_set)
+    return CaseDates(deadlines.urgency(facts, today, rule_set), count.days, count.gaps,
+                     deadlines.implicit_rejection(facts, rule_set), window,
+                     deadlines.date_sentences(facts, today, rule_set), count.estimated_days, dues, today)
 
 
 # --- loading with access check ------------------------------------------------------------
@@ -440,14 +463,22 @@ def filter_conditions(org_id: int, filters: CaseFilters) -> list:
     return conditions
 
 
-def list_cases(org_id: int, filters: CaseFilters, page: int, per_page: int):
-    """One page of the association's cases, urgent first. Returns (cases, total)."""
+LIST_ORDERS = {
+    "urgence": (Case.urgency.desc(), Case.titre_expiry.is_(None), Case.titre_expiry,
+                Case.opened_on.desc(), Case.id.desc()),
+    # Soonest deadline first (overdue ones are the oldest dates), cases without one last.
+    "echeance": (Case.next_deadline.is_(None), Case.next_deadline, Case.urgency.desc(), Case.id.desc()),
+}
+
+
+def list_cases(org_id: int, filters: CaseFilters, page: int, per_page: int, sort: str = "urgence"):
+    """One page of the association's cases, urgent first (or soonest deadline first with
+    sort="echeance"). Returns (cases, total)."""
     where = and_(*filter_conditions(org_id, filters))
     total = db.session.scalar(select(func.count(Case.id)).where(where))
     cases = db.session.scalars(
         select(Case).where(where).options(joinedload(Case.person), selectinload(Case.codes))
-        .order_by(Case.urgency.desc(), Case.titre_expiry.is_(None), Case.titre_expiry,
-                  Case.opened_on.desc(), Case.id.desc())
+        .order_by(*LIST_ORDERS.get(sort, LIST_ORDERS["urgence"]))
         .offset((page - 1) * per_page).limit(per_page)
     ).all()
     return cases, total

@@ -14,9 +14,11 @@ from app.auth.models import User
 from app.auth.permissions import can
 from app.cases import services
 from app.cases.forms import CaseForm, EventForm
+from app.cases.deadlines import KIND_LABELS
 from app.cases.services import CaseFilters, CaseInput, EventInput
 from app.cases.taxonomy import Taxonomy
 from app.core import departements
+from app.core.clock import today as clock_today
 from app.extensions import db
 from app.legal.codes import OUTCOMES_BY_TYPE
 
@@ -66,13 +68,14 @@ def list_cases():
     if services.refresh_stale_urgencies(current_user.org_id):
         db.session.commit()  # before loading the page: a commit expires loaded objects
     page, per_page = _page(), current_app.config["CASES_PER_PAGE"]
-    cases, total = services.list_cases(current_user.org_id, filters, page, per_page)
+    sort = "echeance" if request.args.get("sort") == "echeance" else "urgence"
+    cases, total = services.list_cases(current_user.org_id, filters, page, per_page, sort=sort)
     args = {k: v for k, v in request.args.items() if k in SEARCH_PARAMETERS and v}
     return render_template("cases/list.html", cases=cases, total=total, page=page,
-                           pages=max(1, -(-total // per_page)), filters=filters, args=args,
+                           pages=max(1, -(-total // per_page)), filters=filters, args=args, sort=sort,
                            taxonomy=Taxonomy(current_user.org_id),
-                           departements=departements.choices(),
-                           show_identity=can(current_user, "identity.view"))
+                           departements=departements.choices(), kind_labels=KIND_LABELS,
+                           today=clock_today(), show_identity=can(current_user, "identity.view"))
 
 
 def _members():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from app.auth.permissions import can
@@ -56,9 +56,23 @@ def brief(case_id: int):
 def exhibits_zip(case_id: int):
     case = get_case_or_404(case_id, current_user)
     require("exports.brief")
-    export = services.export_exhibits_zip(case, current_user)
-    db.session.commit()
-    return _send(export)
+    export = services.export_bundle(case, current_user.organisation, current_user)
+    try:
+        db.session.commit()
+        handle = export.path.open("rb")
+    finally:
+        export.discard()  # the open handle keeps the bytes until the response is sent
+
+    def chunks():
+        with handle:  # closed when sent, or when the server drops the response
+            while chunk := handle.read(256 * 1024):
+                yield chunk
+
+    response = Response(chunks(), mimetype=export.mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{export.filename}"',  # ASCII by construction
+        "Content-Length": str(export.size), "Cache-Control": "no-cache"})
+    response.call_on_close(handle.close)  # also when the body was never read
+    return response
 
 
 @bp.route("/exports/cases.xlsx")
@@ -88,6 +102,10 @@ def dashboard():
     require("dashboard.view")
     filters, q = parse_filters(request.args), _query()
     summary, _ = services.summary_for(current_user.org_id, filters, q)
+    from app.core.clock import today
+    from app.deadlines.services import counts_by_kind
+
+    deadline_counts = counts_by_kind(current_user.org_id, today(), 90, viewer=current_user)
     args = {k: request.args.get(k) for k in FILTER_KEYS if request.args.get(k)}
     charts = [(summary.table("primary").title, svg_bars(summary.table("primary"))),
               (summary.table("remedies").title, svg_bars(summary.table("remedies"))),
@@ -97,7 +115,7 @@ def dashboard():
                            args=args, taxonomy=Taxonomy(current_user.org_id),
                            departements=departements.choices(),
                            has_template=services.template_path(current_user.organisation).is_file(),
-                           zip=zip, fmt=format_value)
+                           zip=zip, fmt=format_value, deadline_counts=deadline_counts)
 
 
 @bp.route("/exports/template", methods=["POST"])

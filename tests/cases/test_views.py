@@ -62,7 +62,7 @@ def test_case_page_shows_computed_sentences(logged_in):
     post_new(logged_in, titre_expiry="2025-01-15")
     case = _db.session.scalar(select(Case))
     page = logged_in.get(f"/cases/{case.id}").get_data(as_text=True)
-    assert "jours sans droits" in page and "La demande de renouvellement doit être déposée" in page
+    assert "jours sans droits" in page and "Aucune demande de renouvellement enregistrée pendant la période de dépôt" in page
 
 
 def test_bad_input_gets_french_errors_and_saves_nothing(logged_in):

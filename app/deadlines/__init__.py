@@ -1,0 +1,1 @@
+"""Deadlines across cases: the « Échéances » page, `flask deadlines`, e-mail digests and calendar feeds."""
