@@ -52,7 +52,11 @@ def test_brief_tells_the_case_with_numbered_pieces(client, lawyer, documented_ca
     assert "BORDEREAU DES PIÈCES" in headings and "ANNEXES" in headings
     # Bordereau: continuous numbering from 1, nature and date in the label.
     table = document.tables[0]
-    assert [row.cells[0].text for row in table.rows] == ["N°", f"Pièce n°{NBSP}1", f"Pièce n°{NBSP}2"]
+    numbers = [row.cells[0].text for row in table.rows]
+    assert numbers[:3] == ["N°", f"Pièce n°{NBSP}1", f"Pièce n°{NBSP}2"]
+    # Then the standard pièces a lawyer needs and the case lacks (renewal: the titre; the passport…).
+    assert set(numbers[3:]) == {"À fournir"} and len(numbers) > 3
+    assert any("passeport" in row.cells[1].text for row in table.rows[3:])
     assert f"Capture d'écran du 12 février 2025{NBSP}: Écran d'erreur" in table.rows[1].cells[1].text
     # Annexes: both screenshots embedded, fitted to the page, captioned with the SHA-256.
     assert len(document.inline_shapes) == 2
