@@ -140,6 +140,19 @@ def realistic_screenshot(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def bare_docx_with_pictures(pictures: list[bytes]) -> bytes:
+    """Same-run baseline for the requête: python-docx adding the same pictures, nothing else."""
+    from docx import Document
+    from docx.shared import Cm
+
+    document = Document()
+    for picture in pictures:
+        document.add_picture(io.BytesIO(picture), width=Cm(16))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
 def bench_brief(org, lawyer, screenshots: int) -> float:
     from app.cases.services import CaseInput, EventInput, add_event, create_case
     from app.evidence.services import add_exhibit
@@ -224,8 +237,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--screenshots", type=int, default=40)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", choices=["all", "bundle"], default="all",
-                        help="bundle: only the Télérecours bundle (no seeding, no workbook)")
+    parser.add_argument("--only", choices=["all", "bundle", "brief"], default="all",
+                        help="bundle / brief: only the Télérecours bundle / the requête (no seeding, no workbook)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="constat-bench-"))
@@ -243,6 +256,12 @@ def main() -> None:
         db.session.commit()
         if args.only == "bundle":
             bench_bundle(app, org, lawyer, args.screenshots)
+            return
+        if args.only == "brief":
+            bench_brief(org, lawyer, args.screenshots)
+            pictures = [realistic_screenshot(i) for i in range(args.screenshots)]
+            baseline, _ = timed(lambda: bare_docx_with_pictures(pictures), 3)
+            print(f"baseline: python-docx, the same {args.screenshots} pictures in a blank document: {baseline:.2f} s")
             return
         start = time.perf_counter()
         seed(org.id, args.cases)
