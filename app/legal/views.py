@@ -29,7 +29,13 @@ def require(capability: str) -> None:
 @bp.route("/cases/<int:case_id>/letters/<kind>.docx")
 def letter(case_id: int, kind: str):
     case = get_case_or_404(case_id, current_user, with_timeline=True)
-    require("letters.draft")
+    if not can(current_user, "letters.draft"):
+        # A letter carries the person's identity: a refused attempt leaves a trace.
+        from app.audit import services as audit
+
+        audit.record("export.refused", actor=current_user, obj=case, org_id=case.org_id, kind="letter")
+        db.session.commit()
+        abort(403)
     if kind not in KINDS:
         abort(404)
     try:

@@ -81,6 +81,11 @@ def test_web_letters_by_role(client, org):
         assert response.status_code == expected, role
         if expected == 200:
             assert response.mimetype.endswith("wordprocessingml.document")
+    from app.audit.models import AuditRecord
+    from app.extensions import db
+
+    refused = db.session.scalar(select(AuditRecord).where(AuditRecord.action == "export.refused"))
+    assert refused is not None and '"kind":"letter"' in refused.detail
     other = client.application.test_client()
     login(other, factories.user(org, "volunteer"))
     assert other.get(f"/cases/{case.id}/letters/nope.docx").status_code == 404
