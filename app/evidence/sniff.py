@@ -240,17 +240,20 @@ def _check_pdf(data: bytes) -> None:
         raise Refused("Ce PDF est endommagé et ne peut pas être ouvert.") from None
 
 
+def decode_text(data: bytes) -> str:
+    """Text of a file typed by people: UTF-8 (with or without BOM), else Windows-1252, else Latin-1."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
 def _decode_text(data: bytes) -> str:
     if b"\x00" in data:
         raise Refused("Ce fichier texte contient des caractères binaires : il n'est pas accepté.")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        text = data.decode("latin-1")
+    text = decode_text(data)
     if MARKUP.search(data[:1024]):
         raise Refused("Les pages web (HTML, XML, SVG) ne sont pas acceptées : enregistrez la page en PDF "
                       "ou faites une capture d'écran.")

@@ -210,15 +210,9 @@ def _why(exc: Exception) -> str:
 
 
 def _decode_text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        text = data.decode("latin-1")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    from app.evidence.sniff import decode_text
+
+    return decode_text(data).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _email_lines(data: bytes) -> str:
