@@ -89,6 +89,8 @@ def test_web_letters_by_role(client, org):
     other = client.application.test_client()
     login(other, factories.user(org, "volunteer"))
     assert other.get(f"/cases/{case.id}/letters/nope.docx").status_code == 404
+    page = other.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "letters/prefet.docx" in page and "letters/motifs.docx" not in page  # only what the facts support
     refused = other.get(f"/cases/{case.id}/letters/motifs.docx")
     assert refused.status_code == 409 and "aucun dépôt complet" in refused.get_data(as_text=True)
 
