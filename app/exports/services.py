@@ -162,21 +162,9 @@ def _requete_input(case: Case, today: date):
         prefet=dep.prefet if dep else "préfet [À COMPLÉTER]",
         routing=routing_for(case, today, proofs=exhibits),
         days_without_rights=deadlines.days_without_rights(facts, today, rule_set),
-        rights_estimated=_api_end_assumed(row.events, rule_set),
+        # An API whose end is not recorded: the days without rights rest on its assumed validity.
+        rights_estimated=any(span.estimated for span in deadlines.api_spans(facts, rule_set)),
     )
-
-
-def _api_end_assumed(events, rule_set: deadlines.Rules) -> bool:
-    """True when an API's end is not recorded (no « API expirée » within its validity): the days
-    without rights then rest on the assumed validity and the requête says so."""
-    ordered = sorted(events, key=lambda e: e.date)
-    for i, event in enumerate(ordered):
-        if event.type != "API":
-            continue
-        end = deadlines.add_months(event.date, rule_set.api_validity_months)
-        if not any(later.type == "API-FIN" and later.date <= end for later in ordered[i + 1:]):
-            return True
-    return False
 
 
 def template_path(org) -> Path:
