@@ -15,6 +15,7 @@ from PIL import Image
 from app.auth.models import Role, User
 from app.auth.permissions import MATRIX
 from app.cases.models import Case, Event
+from app.coalitions import services as coalitions
 from app.evidence import services as evidence
 from app.evidence.models import Exhibit
 from app.extensions import db
@@ -43,6 +44,7 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "auth.update_digest": MEMBER,
     "auth.regenerate_calendar": MEMBER,
     "auth.revoke_calendar": MEMBER,
+    "auth.end_other_sessions": MEMBER,
     "auth.members": "accounts.manage",
     "auth.create_member": "accounts.manage",
     "auth.deactivate_member": "accounts.manage",
@@ -55,6 +57,8 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "cases.new_case": "cases.edit",
     "cases.edit_case": "cases.edit",
     "cases.add_event": "cases.edit",
+    "cases.keepalive": MEMBER,
+    "cases.import_cases": "exports.history",  # coordinators and admins
     "search.search": "cases.view",
     "deadlines.index": "deadlines.view",
     "evidence.upload": "exhibits.add",
@@ -70,6 +74,16 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "exports.workbook": "exports.anonymised",
     "exports.dossier": "exports.anonymised",
     "exports.dashboard": "dashboard.view",
+    "coalitions.index": "coalitions.view",
+    "coalitions.dashboard": "coalitions.view",  # and only for member associations (404 otherwise)
+    "coalitions.workbook": "coalitions.view",
+    "coalitions.dossier": "coalitions.view",
+    "coalitions.accept": "coalitions.manage",
+    "coalitions.leave": "coalitions.manage",
+    "coalitions.invite": "coalitions.manage",
+    "coalitions.publish": "coalitions.manage",
+    "coalitions.publish_own": "coalitions.manage",
+    "coalitions.public_stats": PUBLIC,  # 404 until published (tests/coalitions/test_coalitions.py)
     "exports.upload_template": "accounts.manage",  # brief templates: the association's admins
     "exports.delete_template": "accounts.manage",
     "privacy.withdraw_consent": "cases.edit",
@@ -83,7 +97,7 @@ VARIANTS: list[tuple[str, dict[str, str], str]] = [
     ("exports.workbook", {"identified": "1"}, "exports.identified"),
 ]
 # Arguments naming an object of an association: another association gets 404.
-OBJECT_ARGUMENTS = {"case_id", "exhibit_id", "user_id", "event_id"}
+OBJECT_ARGUMENTS = {"case_id", "exhibit_id", "user_id", "event_id", "slug"}
 
 
 @dataclass
@@ -94,6 +108,7 @@ class World:
     target: User  # the member admins (de)activate
     users: dict[Role, User]
     stranger: User  # admin of another association
+    coalition_slug: str = "coal-test"  # a coalition the association belongs to (the other one does not)
 
 
 def png_bytes() -> bytes:
@@ -108,6 +123,7 @@ def world(org, other_org) -> World:
     case = factories.case(org, users[Role.VOLUNTEER])
     event = factories.event(case, actor=users[Role.VOLUNTEER])
     exhibit = evidence.add_exhibit(case, png_bytes(), "capture.png", users[Role.VOLUNTEER]).exhibit
+    coalitions.join(coalitions.create("coal-test", "Coalition de test"), org)
     db.session.commit()
     return World(case, event, exhibit, factories.user(org, "volunteer"), users,
                  factories.user(other_org, "admin"))
@@ -116,7 +132,7 @@ def world(org, other_org) -> World:
 def url_args(rule, world: World) -> dict:
     values = {"case_id": world.case.id, "exhibit_id": world.exhibit.id, "user_id": world.target.id,
               "event_id": world.event.id, "variant": "thumb", "filename": "constat.css", "kind": "prefet",
-              "token": "1-" + "A" * 43}
+              "token": "1-" + "A" * 43, "slug": world.coalition_slug}
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: no test object for {missing}; add one to url_args()"
     return {name: values[name] for name in rule.arguments}

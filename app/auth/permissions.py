@@ -23,6 +23,10 @@ MATRIX: dict[str, frozenset[Role]] = {
     "exports.identified": frozenset({Role.ADMIN}),
     "dashboard.view": frozenset({Role.LAWYER, Role.COORDINATOR, Role.ADMIN}),
     "exports.history": frozenset({Role.COORDINATOR, Role.ADMIN}),
+    # A coalition's pooled figures (app/coalitions): anonymised only, for member associations.
+    "coalitions.view": frozenset({Role.COORDINATOR, Role.ADMIN}),
+    # Accept, leave, invite; publish /stats/<slug> (the association's or a coalition's).
+    "coalitions.manage": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN}),
     "accounts.manage": frozenset({Role.ADMIN}),
     "taxonomy.manage": frozenset({Role.ADMIN}),

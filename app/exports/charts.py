@@ -14,7 +14,8 @@ TOP = 12  # bars per chart: the rest is in the tables
 
 def _series(table: StatTable) -> list[tuple[str, float]]:
     column = table.chart if table.chart is not None else 1
-    rows = [(str(r[0]), float(r[column] or 0)) for r in table.rows]
+    # A hidden count (« < 5 ») is drawn as nothing and labelled as hidden, never as its value.
+    rows = [(str(r[0]), float(r[column]) if isinstance(r[column], int | float) else 0.0) for r in table.rows]
     if table.key != "month":
         rows = rows[:TOP]
     return rows
@@ -110,3 +111,11 @@ def svg_line(table: StatTable, *, width: int = 560, height: int = 200) -> Markup
                          f'fill="#222">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  (every text above went through escape())
+
+
+def dashboard_charts(summary: Summary) -> list[tuple[str, Markup]]:
+    """The dashboard's and the public page's charts, in order."""
+    return [(summary.table("primary").title, svg_bars(summary.table("primary"))),
+            (summary.table("remedies").title, svg_bars(summary.table("remedies"))),
+            (summary.table("month").title, svg_line(summary.table("month"))),
+            (summary.table("prefecture").title, svg_bars(summary.table("prefecture")))]

@@ -111,11 +111,16 @@ def zip_command(reference, output, org_slug):
 @click.option("-o", "--output", required=True, help="Fichier .xlsx à écrire.")
 @click.option("--q", "q", default="", help="Recherche plein texte.")
 @click.option("--identified", is_flag=True, help="Avec les données identifiantes (colonnes d'import).")
+@click.option("--anonymised", is_flag=True, help="Dates au mois et petits effectifs masqués (« < 5 »).")
 @_filter_options
-def xlsx_command(org_slug, output, q, identified, **options):
-    """Écrit le classeur des dossiers (anonymisé sauf --identified)."""
+def xlsx_command(org_slug, output, q, identified, anonymised, **options):
+    """Écrit le classeur des dossiers : pseudonymisé (sans identité, dates exactes) ; --identified avec
+    les identités ; --anonymised avec les dates au mois et les petits effectifs masqués."""
     org = org_or_fail(org_slug)
-    export = services.export_workbook(org, None, _filters(options), q.strip(), identified=identified, source="cli")
+    if identified and anonymised:
+        raise click.UsageError("Choisissez --identified ou --anonymised, pas les deux.")
+    export = services.export_workbook(org, None, _filters(options), q.strip(), identified=identified,
+                                      anonymised=anonymised, source="cli")
     db.session.commit()
     _write(export, output)
     click.echo(f"{export.rows} dossier(s) exporté(s).")
@@ -125,10 +130,11 @@ def xlsx_command(org_slug, output, q, identified, **options):
 @click.option("--org", "org_slug", required=True, help="Identifiant de l'association.")
 @click.option("-o", "--output", required=True, help="Fichier .docx à écrire.")
 @click.option("--q", "q", default="", help="Recherche plein texte.")
+@click.option("--anonymised", is_flag=True, help="Petits effectifs masqués (« < 5 »), sans tableau des dossiers.")
 @_filter_options
-def dossier_command(org_slug, output, q, **options):
-    """Écrit le dossier collectif anonymisé (Word)."""
+def dossier_command(org_slug, output, q, anonymised, **options):
+    """Écrit le dossier collectif (Word) : pseudonymisé, chiffres traçables ; --anonymised pour le diffuser."""
     org = org_or_fail(org_slug)
-    export = services.export_dossier(org, None, _filters(options), q.strip(), source="cli")
+    export = services.export_dossier(org, None, _filters(options), q.strip(), anonymised=anonymised, source="cli")
     db.session.commit()
     _write(export, output)

@@ -25,7 +25,7 @@ from docx.shared import Cm, Emu, Pt, RGBColor
 
 from app.core.formats import date_long, datetime_fr
 from app.exports.rows import ExhibitRow
-from app.exports.summary import Summary
+from app.exports.summary import ANONYMISED, PSEUDONYMISED, VARIANT_LABELS, Scope, Summary
 from app.exports.text import typo_fr, xml_safe
 
 PLACEHOLDER = re.compile(r"(\[À COMPLÉTER[^\]]*\])")
@@ -419,7 +419,7 @@ class DossierCase:
     titre: str
     blocage: str
     onset_month: str
-    days_blocked: int
+    days_blocked: int | None
     days_without_rights: int | None
     remedies: str
     outcome: str
@@ -435,41 +435,70 @@ def format_value(value, header: str) -> str:
     return str(value)
 
 
+TRACE_IDS_IN_DOSSIER = 60  # pseudonyms printed per figure; the workbook's « Traçabilité » has them all
+
+
 def build_dossier(summary: Summary, cases: list[DossierCase], charts: list[tuple[str, bytes]], *,
-                  org_name: str, generated_at: datetime, filters: list[str], total_cases: int) -> bytes:
-    """The aggregated, anonymised dossier for a collective filing, as .docx bytes."""
+                  org_name: str, generated_at: datetime, filters: list[str], total_cases: int,
+                  scope: Scope | None = None, coalition: bool = False) -> bytes:
+    """The aggregated dossier for a collective filing, as .docx bytes: an annex a lawyer can file
+    (method, figures, the Ministry's figure opposite ours, charts, case table, traceability)."""
+    variant = ANONYMISED if summary.anonymised else PSEUDONYMISED
     document = _new_document(None)
     _para(document, "Dossier collectif : blocages de l'ANEF", "Title", align=WD_ALIGN_PARAGRAPH.CENTER)
-    _para(document, f"{org_name} – données anonymisées – établi le {datetime_fr(generated_at)}",
+    _para(document, f"{org_name} – {VARIANT_LABELS[variant]} – établi le {datetime_fr(generated_at)}",
           align=WD_ALIGN_PARAGRAPH.CENTER)
-    _para(document, "Filtres : " + ("; ".join(filters) if filters else "aucun (tous les dossiers de l'association)"))
+    _para(document, "Filtres : " + ("; ".join(filters) if filters else "aucun (tous les dossiers)"))
+    bullet = "List Bullet" if "List Bullet" in {st.name for st in document.styles} else None
 
     _heading(document, "Chiffres clés", 1)
     for label, value in summary.figures:
-        _para(document, f"{label} : {value}", "List Bullet" if "List Bullet" in
-              {s.name for s in document.styles} else None)
+        _para(document, f"{label} : {value}", bullet)
 
     _heading(document, "Méthode", 1)
-    _para(document, "Chaque dossier est ouvert par un·e bénévole de l'association avec la personne concernée ; "
-                    "la chronologie enregistre les tentatives, les erreurs, les démarches et leurs suites, avec "
-                    "les pièces (captures d'écran, courriers). Les chiffres ci-dessous sont calculés à partir de "
-                    "ces chronologies. Aucune donnée nominative ne figure dans ce document : chaque dossier est "
-                    "désigné par un pseudonyme stable.")
-    for sentence in summary.method:
+    _para(document, "Ce qu'est un dossier. " + summary.method[0])
+    who = "les associations de la coalition" if coalition else "l'association"
+    _para(document, f"Ce que voit {who}. Chaque dossier est ouvert par un·e bénévole avec la personne concernée ; "
+                    "la chronologie enregistre les tentatives, les erreurs, les démarches et leurs suites, avec les "
+                    "pièces (captures d'écran, courriers). Ne sont vus que les dossiers des personnes accompagnées : "
+                    "ni les demandes qui aboutissent sans aide, ni les blocages de personnes qui ne s'adressent pas "
+                    "à une association. Aucune donnée nominative ne figure dans ce document ; chaque dossier est "
+                    "désigné par un pseudonyme stable"
+                    + (", que seule l'association qui le suit peut relier à une personne." if coalition else
+                       ", que seule l'association peut relier à une personne."))
+    period = _period(summary)
+    _para(document, f"Les dates. Chiffres arrêtés au {date_long(generated_at.date())}"
+                    + (f" ; nouveaux dossiers de {period}." if period else "."))
+    for sentence in (scope.sentences(summary.threshold) if scope else []):
+        _para(document, sentence, bullet)
+    for sentence in summary.method[1:]:
         _para(document, sentence)
 
-    _heading(document, "Comparaison avec le taux officiel de 0,4 %", 1)
+    _heading(document, "Face au chiffre officiel de 0,4 %", 1)
     for sentence in summary.comparison:
         _para(document, sentence)
+    official = summary.official
+    if official and not official.get("verified"):
+        _para(document, "[À VÉRIFIER avant dépôt : citation reprise de la réponse ministérielle indiquée ; la page du "
+                        "JO Sénat n'a pas pu être consultée par l'outil" + (f" ({official['source_url']})"
+                                                                           if official.get("source_url") else "")
+                        + ".]")
+    comparison = summary.table("comparison")
+    _table(document, comparison.headers, ([format_value(v, h) for h, v in zip(comparison.headers, row, strict=False)]
+                                          for row in comparison.rows))
 
     _heading(document, "Statistiques", 1)
     for table in summary.tables:
+        if table.key == "comparison":
+            continue
         _heading(document, table.title, 2)
         if not table.rows:
             _para(document, "Aucune donnée.")
             continue
         _table(document, table.headers, ([format_value(v, h) for h, v in zip(table.headers, row, strict=False)]
                                          for row in table.rows))
+        if table.note:
+            _para(document, table.note)
 
     if charts:
         _heading(document, "Graphiques", 1)
@@ -485,24 +514,61 @@ def build_dossier(summary: Summary, cases: list[DossierCase], charts: list[tuple
     section = document.add_section()
     section.orientation = WD_ORIENT.LANDSCAPE
     section.page_width, section.page_height = section.page_height, section.page_width
-    _heading(document, "Tableau des dossiers (anonymisé)", 1)
+    _heading(document, "Tableau des dossiers (pseudonymes, dates au mois)", 1)
     if total_cases > len(cases):
         _para(document, f"Les {len(cases)} premiers dossiers sur {total_cases} figurent ci-dessous ; "
-                        "le classeur Excel anonymisé les contient tous.")
+                        "le classeur Excel les contient tous.")
     if cases:
         headers = ["Pseudonyme", "Dép.", "Démarche", "Titre", "Blocage", "Début", "Jours bloqués",
                    "Jours sans droits", "Démarches tentées", "Issue"]
         table = _table(document, headers, ([c.pseudonym, c.departement, c.demarche, c.titre, c.blocage,
-                                            c.onset_month, str(c.days_blocked),
+                                            c.onset_month, "—" if c.days_blocked is None else str(c.days_blocked),
                                             "—" if c.days_without_rights is None else str(c.days_without_rights),
                                             c.remedies, c.outcome] for c in cases))
-        for row in table.rows:
-            for cell in row.cells:
-                for paragraph in cell.paragraphs:
-                    for run in paragraph.runs:
-                        run.font.size = Pt(8)
+        _small(table)
     else:
-        _para(document, "Aucun dossier ne correspond aux filtres.")
-    _para(document, "Document établi à partir de données anonymisées ; reproduction autorisée avec mention de la source.",
+        _para(document, "Tableau omis : dans un document anonymisé, il permettrait de recompter les effectifs masqués."
+              if summary.anonymised and total_cases else "Aucun dossier ne correspond aux filtres.")
+
+    _heading(document, "Annexe : traçabilité des chiffres", 1)
+    _para(document, "Pour chaque chiffre, les pseudonymes des dossiers qui le composent"
+                    f" ({TRACE_IDS_IN_DOSSIER} au plus ici ; la liste complète est dans la feuille « Traçabilité » "
+                    "du classeur Excel établi avec les mêmes filtres)."
+                    + (" Les effectifs masqués n'ont pas de liste." if summary.anonymised else ""))
+    rows = []
+    for title, label, count, ids in summary.traces():
+        shown = ", ".join(ids[:TRACE_IDS_IN_DOSSIER])
+        if count > TRACE_IDS_IN_DOSSIER:
+            shown += f" … et {count - TRACE_IDS_IN_DOSSIER} autres"
+        rows.append([f"{title} — {label}", str(count), shown])
+    if rows:
+        _small(_table(document, ["Chiffre", "Dossiers", "Pseudonymes"], rows))
+    else:
+        _para(document, "Aucun chiffre à tracer.")
+    _para(document, "Document établi à partir de données " + ("anonymisées" if summary.anonymised else "pseudonymisées")
+          + " ; reproduction autorisée avec mention de la source.",
           "Caption").runs[0].font.color.rgb = RGBColor(0x55, 0x55, 0x55)
     return _save(document)
+
+
+def _small(table) -> None:
+    for row in table.rows:
+        for cell in row.cells:
+            for paragraph in cell.paragraphs:
+                for run in paragraph.runs:
+                    run.font.size = Pt(8)
+
+
+def _period(summary: Summary) -> str:
+    months = [code for code in summary.table("month").codes if code[:1].isdigit()]
+    if not months:
+        return ""
+    return f"{_month_fr(months[0])} à {_month_fr(months[-1])}"
+
+
+MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre")
+
+
+def _month_fr(code: str) -> str:
+    return f"{MONTHS_FR[int(code[5:7]) - 1]} {code[:4]}"

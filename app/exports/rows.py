@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, or_, select
 
 from app.cases.models import Case, CaseCode, Code, Event, Person
 from app.evidence.models import Exhibit
@@ -71,6 +71,9 @@ class CaseRow:
     narrative: str = ""
     person: PersonRow | None = None
     events: list[EventRow] = field(default_factory=list)
+    # False when the person's recorded consent excludes statistics (withdrawn, or given without
+    # « statistiques »): such a case never counts in a figure (see `statistics_allowed`).
+    statistics: bool = True
 
     @property
     def refere_won(self) -> bool:
@@ -136,8 +139,6 @@ def pseudonym(key: bytes, case_id: int) -> str:
 
 def labels_for(org_id: int) -> dict[str, dict[str, str]]:
     """Code → label for each taxonomy kind visible to the association."""
-    from sqlalchemy import or_
-
     labels: dict[str, dict[str, str]] = {}
     rows = db.session.execute(
         select(Code.kind, Code.code, Code.label).where(or_(Code.org_id.is_(None), Code.org_id == org_id))
@@ -145,6 +146,22 @@ def labels_for(org_id: int) -> dict[str, dict[str, str]]:
     for kind, code, label in rows:
         labels.setdefault(kind, {})[code] = label
     return labels
+
+
+def statistics_excluded():
+    """SQL condition: the case's person has a recorded consent that excludes statistics — withdrawn,
+    or given (dated) without « statistiques ». A case recorded before any consent was collected
+    (no date: e.g. imported) counts: its figures carry no identity."""
+    return Case.person_id.in_(select(Person.id).where(or_(
+        Person.consent_withdrawn_at.is_not(None),
+        and_(Person.consent_date.is_not(None), Person.consent_statistics.is_(False)))))
+
+
+def statistics_allowed():
+    """SQL expression, on a query joined to Person: true when the case may count in statistics."""
+    return case((Person.consent_withdrawn_at.is_not(None), False),
+                (and_(Person.consent_date.is_not(None), Person.consent_statistics.is_(False)), False),
+                else_=True)
 
 
 def case_ids(conditions: Iterable) -> list[int]:
@@ -159,22 +176,21 @@ def iter_case_rows(ids: list[int], *, identified: bool, key: bytes, batch: int =
     under a second, and memory holds one batch at a time.
     """
     case_cols = [Case.id, Case.reference, Case.prefecture, Case.demarche, Case.status, Case.titre_actuel,
-                 Case.titre_demande, Case.titre_expiry, Case.first_attempt, Case.opened_on]
+                 Case.titre_demande, Case.titre_expiry, Case.first_attempt, Case.opened_on,
+                 statistics_allowed().label("statistics")]
     if identified:
         case_cols += [Case.anef_number, Case.narrative, Person.last_name, Person.first_name, Person.birth_date,
                       Person.nationality, Person.numero_etranger, Person.phone, Person.email, Person.address,
                       Case.person_id]
     for start in range(0, len(ids), batch):
         chunk = ids[start:start + batch]
-        query = select(*case_cols).where(Case.id.in_(chunk))
-        if identified:
-            query = query.outerjoin(Person, Person.id == Case.person_id)
+        query = select(*case_cols).where(Case.id.in_(chunk)).outerjoin(Person, Person.id == Case.person_id)
         rows: dict[int, CaseRow] = {}
         for r in db.session.execute(query):
             row = CaseRow(id=r.id, reference=r.reference, pseudonym=pseudonym(key, r.id), prefecture=r.prefecture,
                           demarche=r.demarche, status=r.status, titre_actuel=r.titre_actuel or "",
                           titre_demande=r.titre_demande or "", titre_expiry=r.titre_expiry,
-                          first_attempt=r.first_attempt, opened_on=r.opened_on)
+                          first_attempt=r.first_attempt, opened_on=r.opened_on, statistics=bool(r.statistics))
             if identified:
                 row.anef_number, row.narrative = r.anef_number or "", r.narrative or ""
                 if r.person_id is not None:

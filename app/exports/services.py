@@ -26,7 +26,8 @@ from app.core import departements
 from app.core.clock import today as clock_today, utcnow
 from app.exports import rows as rows_mod
 from app.exports.docx import DossierCase, build_bordereau, build_dossier, validate_template
-from app.exports.summary import REMEDIES, Summary, SummaryBuilder, case_stats
+from app.exports.summary import (ANONYMISED, IDENTIFIED, PSEUDONYMISED, REMEDIES, Scope, Summary, SummaryBuilder,
+                                 case_stats)
 from app.exports.text import ascii_slug
 from app.exports.xlsx import write_workbook
 from app.extensions import db
@@ -323,6 +324,33 @@ def _custody_exported(case_id: int, sha256: str, actor) -> None:
 
 # --- workbook, dossier, dashboard ------------------------------------------------------------
 
+def threshold() -> int:
+    """Small-cell threshold of anonymised figures (config SMALL_CELL_THRESHOLD, 5 by default)."""
+    return max(2, int(current_app.config.get("SMALL_CELL_THRESHOLD", 5)))
+
+
+def official_figure() -> dict:
+    """The Ministry's figure (app/data/brief.json) with the verification state of its source."""
+    from app.legal.requete import load_references
+
+    official = dict(brief_texts().get("official") or {})
+    entry = load_references().get(official.get("reference", ""), {})
+    official["verified"] = bool(entry.get("verified"))
+    official["source_url"] = entry.get("source_url", "")
+    return official
+
+
+def statistics_ids(org_ids: list[int], filters: CaseFilters | None, q: str = "") -> tuple[list[int], int]:
+    """(ids of the cases that may count in figures, number left out by their person's consent)."""
+    conditions = filter_conditions(org_ids[0], filters) if filters is not None and len(org_ids) == 1 \
+        else [Case.org_id.in_(org_ids)]
+    if q and len(org_ids) == 1:
+        conditions.append(Case.id.in_(_text_matches(org_ids[0], q, filters or CaseFilters(), False)))
+    every = rows_mod.case_ids(conditions)
+    allowed = rows_mod.case_ids(conditions + [~rows_mod.statistics_excluded()])
+    return allowed, len(every) - len(allowed)
+
+
 def refuse_identified(actor, org_id: int, filters: CaseFilters, q: str, *, kind: str = "xlsx") -> None:
     """A role without identities asked for them: leave a trace (the caller answers 403)."""
     audit.record("export.refused", actor=actor, org_id=org_id, kind=kind, identified=True,
@@ -330,60 +358,141 @@ def refuse_identified(actor, org_id: int, filters: CaseFilters, q: str, *, kind:
 
 
 def export_workbook(org, actor, filters: CaseFilters, q: str = "", *, identified: bool = False,
-                    source: str = "web", now: datetime | None = None) -> ExportFile:
-    """The coordinators' workbook of the selected cases (anonymised unless identified)."""
+                    anonymised: bool = False, source: str = "web", now: datetime | None = None) -> ExportFile:
+    """The coordinators' workbook of the selected cases: identified, pseudonymised (default
+    without identities: exact dates) or anonymised (months, small counts hidden)."""
     now = now or utcnow()
     labels = rows_mod.labels_for(org.id)
-    ids = selected_ids(org.id, filters, q, identity=identified)
+    variant = IDENTIFIED if identified else ANONYMISED if anonymised else PSEUDONYMISED
+    if identified:
+        # The association's working list: every case; its Synthèse still leaves out the cases
+        # whose consent excludes statistics (write_workbook reads CaseRow.statistics).
+        ids, excluded = selected_ids(org.id, filters, q, identity=True), None
+    else:
+        ids, excluded = statistics_ids([org.id], filters, q)
     result = write_workbook(
-        rows_mod.iter_case_rows(ids, identified=identified, key=_key()), identified=identified, labels=labels,
+        rows_mod.iter_case_rows(ids, identified=identified, key=_key()), variant=variant, labels=labels,
         today=now.date(), rules=_rules(), generated_at=now, filters=describe_filters(filters, q, labels),
-        official=brief_texts().get("official"))
-    suffix = "identifie" if identified else "anonymise"
-    export = _file(result.content, f"dossiers_{ascii_slug(org.slug, 30)}_{suffix}_{now:%Y-%m-%d}.xlsx", XLSX,
+        official=official_figure(), threshold=threshold() if anonymised else None,
+        scope=Scope([org.name], len(ids), excluded or 0, []))
+    export = _file(result.content, f"dossiers_{ascii_slug(org.slug, 30)}_{variant}_{now:%Y-%m-%d}.xlsx", XLSX,
                    result.cases)
     audit.record("export.xlsx", actor=actor, org_id=org.id, sha256=export.sha256, rows=result.cases,
-                 events=result.events, identified=identified, **_audit_detail(filters, q, source))
+                 events=result.events, identified=identified, variant=variant, **_audit_detail(filters, q, source))
     return export
 
 
-def summary_for(org_id: int, filters: CaseFilters, q: str = "", *, today: date | None = None,
-                keep_cases: int = 0) -> tuple[Summary, list[DossierCase]]:
-    """The Synthèse of the selected cases (anonymised rows only) and, if asked, the first
-    `keep_cases` lines of the anonymised case table."""
+def summary_for(org_id: int | list[int], filters: CaseFilters | None, q: str = "", *, today: date | None = None,
+                keep_cases: int = 0, anonymised: bool = False) -> tuple[Summary, list[DossierCase], Scope]:
+    """The figures of the selected cases (anonymised rows only, consent respected), the first
+    `keep_cases` lines of the pseudonymous case table, and what the figures cover."""
     today = today or clock_today()
-    labels = rows_mod.labels_for(org_id)
-    builder = SummaryBuilder(labels, brief_texts().get("official"))
+    org_ids = org_id if isinstance(org_id, list) else [org_id]
+    labels = rows_mod.labels_for(org_ids[0]) if len(org_ids) == 1 else rows_mod.labels_for(0)
+    builder = SummaryBuilder(labels, official_figure(), today=today)
     rules = _rules()
     table: list[DossierCase] = []
-    for row in rows_mod.iter_case_rows(selected_ids(org_id, filters, q), identified=False, key=_key()):
+    ids, excluded = statistics_ids(org_ids, filters, q)
+    for row in rows_mod.iter_case_rows(ids, identified=False, key=_key()):
         stats = case_stats(row, today, rules)
         builder.add(stats)
         if len(table) < keep_cases:
-            primary = row.blocages[0] if row.blocages else ""
-            outcome = "résolu" if stats.resolved else labels.get("statut", {}).get(row.status, row.status).lower()
-            if stats.refere:
-                outcome += " ; référé " + ("gagné" if stats.refere_won else "déposé")
-            table.append(DossierCase(
-                row.pseudonym, row.prefecture, labels.get("demarche", {}).get(row.demarche, row.demarche),
-                stats.titre, primary, stats.onset_month, stats.days_blocked, stats.days_without_rights,
-                ", ".join(code for code in REMEDIES if code in stats.tried) or "—", outcome))
-    return builder.result(), table
+            table.append(dossier_case(row, stats, labels))
+    summary = builder.result(threshold=threshold() if anonymised else None)
+    return summary, table, Scope([], len(ids), excluded, [])
 
 
-def export_dossier(org, actor, filters: CaseFilters, q: str = "", *, source: str = "web",
-                   now: datetime | None = None) -> ExportFile:
-    """The aggregated, anonymised Word dossier."""
+def dossier_case(row, stats, labels) -> DossierCase:
+    """One line of the pseudonymous case table (months only, no identity)."""
+    primary = row.blocages[0] if row.blocages else ""
+    outcome = "résolu" if stats.resolved else labels.get("statut", {}).get(row.status, row.status).lower()
+    if stats.refere:
+        outcome += " ; référé " + ("gagné" if stats.refere_won else "en attente" if stats.refere_pending
+                                   else "perdu ou sans objet")
+    if not stats.deposited:
+        outcome += " ; jamais déposé"
+    return DossierCase(
+        row.pseudonym, row.prefecture, labels.get("demarche", {}).get(row.demarche, row.demarche),
+        stats.titre, primary, stats.onset_month or "—", stats.days_blocked, stats.days_without_rights,
+        ", ".join(code for code in REMEDIES if code in stats.tried) or "—", outcome)
+
+
+def export_dossier(org, actor, filters: CaseFilters, q: str = "", *, anonymised: bool = False,
+                   source: str = "web", now: datetime | None = None) -> ExportFile:
+    """The aggregated Word dossier: pseudonymised by default (exact counts traceable to the
+    pseudonyms), anonymised on request (small counts hidden)."""
     from app.exports.charts import png_charts
     from app.exports.docx import DOSSIER_TABLE_LIMIT
 
     now = now or utcnow()
-    summary, table = summary_for(org.id, filters, q, today=now.date(), keep_cases=DOSSIER_TABLE_LIMIT)
+    # An anonymised dossier has no case table: its rows would let a reader recount hidden cells.
+    summary, table, scope = summary_for(org.id, filters, q, today=now.date(),
+                                        keep_cases=0 if anonymised else DOSSIER_TABLE_LIMIT, anonymised=anonymised)
+    scope.org_names = [org.name]
     labels = rows_mod.labels_for(org.id)
     content = build_dossier(summary, table, png_charts(summary), org_name=org.name, generated_at=now,
-                            filters=describe_filters(filters, q, labels), total_cases=summary.total)
-    export = _file(content, f"dossier_collectif_{ascii_slug(org.slug, 30)}_{now:%Y-%m-%d}.docx", DOCX,
+                            filters=describe_filters(filters, q, labels), total_cases=summary.total, scope=scope)
+    variant = ANONYMISED if anonymised else PSEUDONYMISED
+    export = _file(content, f"dossier_collectif_{ascii_slug(org.slug, 30)}_{variant}_{now:%Y-%m-%d}.docx", DOCX,
                    summary.total)
     audit.record("export.dossier", actor=actor, org_id=org.id, sha256=export.sha256, rows=summary.total,
-                 **_audit_detail(filters, q, source))
+                 variant=variant, **_audit_detail(filters, q, source))
+    return export
+
+
+# --- a coalition's pooled files (always anonymised) -------------------------------------------
+
+def _pooled(coalition, today: date, *, keep_cases: int = 0):
+    from app.coalitions.services import member_orgs
+
+    orgs = member_orgs(coalition)
+    org_ids = [o.id for o in orgs]
+    summary, table, scope = summary_for(org_ids, None, today=today, keep_cases=keep_cases, anonymised=True)
+    counts = {}
+    for org in orgs:  # each association's contribution: the cases that count, consent respected
+        counts[org.id] = len(statistics_ids([org.id], None)[0])
+    scope.org_names = [o.name for o in orgs]
+    scope.contributions = [(o.name, counts[o.id]) for o in orgs]
+    return orgs, summary, scope
+
+
+def pooled_summary(coalition, today: date | None = None):
+    """(member associations, anonymised Summary, Scope) of a coalition."""
+    return _pooled(coalition, today or clock_today())
+
+
+def export_pooled_workbook(coalition, actor, *, source: str = "web", now: datetime | None = None) -> ExportFile:
+    """The coalition's workbook: every member's cases (consent respected) as anonymised rows —
+    pseudonyms, months, no identity, narrative, reference or exhibit — and the pooled Synthèse."""
+    from app.coalitions.services import member_orgs
+
+    now = now or utcnow()
+    orgs = member_orgs(coalition)
+    ids, excluded = statistics_ids([o.id for o in orgs], None)
+    contributions = [(o.name, len(statistics_ids([o.id], None)[0])) for o in orgs]
+    result = write_workbook(
+        rows_mod.iter_case_rows(ids, identified=False, key=_key()), variant=ANONYMISED,
+        labels=rows_mod.labels_for(0), today=now.date(), rules=_rules(), generated_at=now,
+        filters=[f"coalition {coalition.name} ({len(orgs)} associations)"], official=official_figure(),
+        threshold=threshold(), scope=Scope([o.name for o in orgs], len(ids), excluded, contributions))
+    export = _file(result.content, f"coalition_{ascii_slug(coalition.slug, 30)}_anonymise_{now:%Y-%m-%d}.xlsx", XLSX,
+                   result.cases)
+    audit.record("export.coalition_xlsx", actor=actor, sha256=export.sha256, rows=result.cases,
+                 coalition=coalition.slug, members=len(orgs), source=source)
+    return export
+
+
+def export_pooled_dossier(coalition, actor, *, source: str = "web", now: datetime | None = None) -> ExportFile:
+    """The coalition's Word dossier: anonymised, each association's contribution named."""
+    from app.exports.charts import png_charts
+
+    now = now or utcnow()
+    orgs, summary, scope = _pooled(coalition, now.date())
+    content = build_dossier(summary, [], png_charts(summary), org_name=f"Coalition {coalition.name}",
+                            generated_at=now, filters=[f"{len(orgs)} associations membres"],
+                            total_cases=summary.total, scope=scope, coalition=True)
+    export = _file(content, f"dossier_coalition_{ascii_slug(coalition.slug, 30)}_{now:%Y-%m-%d}.docx", DOCX,
+                   summary.total)
+    audit.record("export.coalition_dossier", actor=actor, sha256=export.sha256, rows=summary.total,
+                 coalition=coalition.slug, members=len(orgs), source=source)
     return export

@@ -13,7 +13,7 @@ from app.cases.taxonomy import Taxonomy
 from app.cases.views import parse_filters
 from app.core import departements
 from app.exports import services
-from app.exports.charts import svg_bars, svg_line
+from app.exports.charts import dashboard_charts
 from app.exports.docx import format_value
 from app.extensions import db
 from app.legal.requete import RouteRefused, UnknownRoute
@@ -84,15 +84,22 @@ def workbook():
         db.session.commit()
         abort(403)
     require("exports.anonymised")
-    export = services.export_workbook(current_user.organisation, current_user, filters, q, identified=identified)
+    export = services.export_workbook(current_user.organisation, current_user, filters, q, identified=identified,
+                                      anonymised=_anonymised())
     db.session.commit()
     return _send(export)
+
+
+def _anonymised() -> bool:
+    """?anonymise=1: months only and small counts hidden (default: pseudonymised, exact dates)."""
+    return request.args.get("anonymise") == "1"
 
 
 @bp.route("/exports/dossier.docx")
 def dossier():
     require("exports.anonymised")
-    export = services.export_dossier(current_user.organisation, current_user, parse_filters(request.args), _query())
+    export = services.export_dossier(current_user.organisation, current_user, parse_filters(request.args), _query(),
+                                     anonymised=_anonymised())
     db.session.commit()
     return _send(export)
 
@@ -101,21 +108,26 @@ def dossier():
 def dashboard():
     require("dashboard.view")
     filters, q = parse_filters(request.args), _query()
-    summary, _ = services.summary_for(current_user.org_id, filters, q)
+    summary, _, scope = services.summary_for(current_user.org_id, filters, q)
     from app.core.clock import today
     from app.deadlines.services import counts_by_kind
 
     deadline_counts = counts_by_kind(current_user.org_id, today(), 90, viewer=current_user)
     args = {k: request.args.get(k) for k in FILTER_KEYS if request.args.get(k)}
-    charts = [(summary.table("primary").title, svg_bars(summary.table("primary"))),
-              (summary.table("remedies").title, svg_bars(summary.table("remedies"))),
-              (summary.table("month").title, svg_line(summary.table("month"))),
-              (summary.table("prefecture").title, svg_bars(summary.table("prefecture")))]
+    charts = dashboard_charts(summary)
     return render_template("exports/dashboard.html", summary=summary, charts=charts, filters=filters, q=q,
                            args=args, taxonomy=Taxonomy(current_user.org_id),
                            departements=departements.choices(),
                            has_template=services.template_path(current_user.organisation).is_file(),
-                           zip=zip, fmt=format_value, deadline_counts=deadline_counts)
+                           zip=zip, fmt=format_value, deadline_counts=deadline_counts, scope=scope,
+                           coalitions=_my_coalitions())
+
+
+def _my_coalitions():
+    """The coalitions whose pooled dashboard the user may open (links on the dashboard)."""
+    from app.coalitions.services import coalitions_of
+
+    return coalitions_of(current_user.org_id) if can(current_user, "coalitions.view") else []
 
 
 @bp.route("/exports/template", methods=["POST"])

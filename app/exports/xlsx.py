@@ -22,7 +22,8 @@ from app.core import departements
 from app.core.formats import datetime_fr
 from app.core.spreadsheet import CASE_COLUMNS, EVENT_COLUMNS, EVENT_OPTIONAL_COLUMNS, neutralise
 from app.exports.rows import CaseRow
-from app.exports.summary import REMEDIES, Summary, SummaryBuilder, case_stats
+from app.exports.summary import (ANONYMISED, IDENTIFIED, REMEDIES, VARIANT_LABELS, Scope, Summary, SummaryBuilder,
+                                 case_stats)
 from app.exports.text import xml_safe
 from app.legal.codes import OUTCOMES_BY_TYPE
 
@@ -38,8 +39,9 @@ ANONYMISED_CASE_COLUMNS = [
     ("Pseudonyme", 17), ("Préfecture", 11), ("Département", 20), ("Démarche", 24), ("Titre", 22),
     ("Expiration du titre", 13), ("Blocage", 24), ("Blocage principal", 34), ("Statut", 14),
     ("Première tentative", 13), ("Mois de début", 11), ("Conséquences", 20), ("Jours bloqués", 10),
-    ("Jours sans droits", 10), ("CCC", 7), ("PAN", 7), ("Préfecture saisie", 10), ("Substitution", 10),
-    ("DDD", 7), ("Référé", 8), ("Référé gagné", 9), ("Résolu", 8), ("Événements", 10),
+    ("Jours sans droits", 10), ("Jours sans droits estimés en plus", 12), ("CCC", 7), ("PAN", 7),
+    ("Préfecture saisie", 10), ("Substitution", 10), ("DDD", 7), ("Référé", 8), ("Référé gagné", 9),
+    ("Demande déposée", 9), ("Résolu", 8), ("Événements", 10),
 ]
 IDENTIFIED_WIDTHS = {"Référence": 16, "Nom": 18, "Prénom": 16, "Date de naissance": 13, "Nationalité": 14,
                      "Numéro étranger": 14, "Téléphone": 14, "Courriel": 24, "Préfecture": 11, "Démarche": 14,
@@ -119,11 +121,20 @@ def _yes(flag: bool) -> str:
     return "oui" if flag else "non"
 
 
-def write_workbook(rows: Iterable[CaseRow], *, identified: bool, labels: dict[str, dict[str, str]],
+def _month(value: date | None) -> str:
+    return value.strftime("%Y-%m") if value else ""
+
+
+def write_workbook(rows: Iterable[CaseRow], *, variant: str, labels: dict[str, dict[str, str]],
                    today: date, rules: deadlines.Rules, generated_at: datetime,
-                   filters: list[str] | None = None, official: dict | None = None) -> WorkbookResult:
+                   filters: list[str] | None = None, official: dict | None = None,
+                   threshold: int | None = None, scope: Scope | None = None) -> WorkbookResult:
     """The workbook as bytes. Identified: the contract's columns exactly (re-importable);
-    anonymised: a keyed pseudonym instead of the reference and no personal column."""
+    pseudonymised: a keyed pseudonym instead of the reference, no personal column, exact dates;
+    anonymised: the same with dates reduced to the month and counts below `threshold` hidden.
+    A row whose `statistics` is False is listed (identified only) but never counted."""
+    identified = variant == IDENTIFIED
+    coarse = variant == ANONYMISED
     workbook = Workbook(write_only=True)
     if identified:
         cases = _Writer(workbook, "Cas", [(c, IDENTIFIED_WIDTHS.get(c, 14)) for c in CASE_COLUMNS])
@@ -131,12 +142,15 @@ def write_workbook(rows: Iterable[CaseRow], *, identified: bool, labels: dict[st
     else:
         cases = _Writer(workbook, "Cas", ANONYMISED_CASE_COLUMNS)
         events = _Writer(workbook, "Chronologie", ANONYMISED_EVENT_COLUMNS)
-    builder = SummaryBuilder(labels, official)
+    builder = SummaryBuilder(labels, official, today=today)
+    # Dates as the variant allows: exact (typed cells) or the month only (text).
+    day = (lambda sheet, value: text(_month(value))) if coarse else (lambda sheet, value: sheet.date(value))
     event_labels = labels.get("evenement", {})
     n_events = 0
     for row in rows:
         stats = case_stats(row, today, rules)
-        builder.add(stats)
+        if row.statistics:
+            builder.add(stats)
         if identified:
             person = row.person
             cases.append([
@@ -157,38 +171,42 @@ def write_workbook(rows: Iterable[CaseRow], *, identified: bool, labels: dict[st
             cases.append([
                 text(row.pseudonym), text(row.prefecture), text(dep.nom if dep else ""),
                 text(labels.get("demarche", {}).get(row.demarche, row.demarche)), text(stats.titre),
-                cases.date(row.titre_expiry), text(";".join(row.blocages)),
+                day(cases, row.titre_expiry), text(";".join(row.blocages)),
                 text(labels.get("blocage", {}).get(primary, primary)),
-                text(labels.get("statut", {}).get(row.status, row.status)), cases.date(row.first_attempt),
+                text(labels.get("statut", {}).get(row.status, row.status)), day(cases, row.first_attempt),
                 text(stats.onset_month), text(";".join(row.consequences)), stats.days_blocked,
-                stats.days_without_rights,
+                stats.days_without_rights, stats.estimated_days or None,
                 *[_yes(code in stats.tried) for code in REMEDIES],
                 _yes(stats.refere), "en attente" if stats.refere_pending else _yes(stats.refere_won),
-                _yes(stats.resolved), len(row.events),
+                _yes(stats.deposited), _yes(stats.resolved), len(row.events),
             ])
             for e in row.events:
-                events.append([text(row.pseudonym), events.date(e.date), text(event_labels.get(e.type, e.type)),
+                events.append([text(row.pseudonym), day(events, e.date), text(event_labels.get(e.type, e.type)),
                                text(OUTCOME_LABELS.get(e.outcome, e.outcome))])
         n_events += len(row.events)
     cases.finish_table()
     events.finish_table()
-    summary = builder.result()
-    _write_summary(workbook, summary, identified=identified, generated_at=generated_at, filters=filters or [])
+    summary = builder.result(threshold=threshold)
+    _write_summary(workbook, summary, variant=variant, generated_at=generated_at, filters=filters or [],
+                   scope=scope)
+    if not identified:
+        _write_traces(workbook, summary)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return WorkbookResult(buffer.getvalue(), builder.total, n_events, summary)
 
 
-def _write_summary(workbook: Workbook, summary: Summary, *, identified: bool, generated_at: datetime,
-                   filters: list[str]) -> None:
-    """Synthèse: the tables one under another in A–F, native charts to their right."""
-    sheet = _Writer(workbook, "Synthèse", [("", 52), ("", 12), ("", 12), ("", 12), ("", 12), ("", 12)],
+def _write_summary(workbook: Workbook, summary: Summary, *, variant: str, generated_at: datetime,
+                   filters: list[str], scope: Scope | None = None) -> None:
+    """Synthèse: the tables one under another in A–G, native charts to their right."""
+    sheet = _Writer(workbook, "Synthèse", [("", 52), ("", 12), ("", 12), ("", 12), ("", 12), ("", 12), ("", 12)],
                     header=False)
     sheet.append([sheet.cell(text("Synthèse des dossiers"), font=TITLE_FONT)])
-    sheet.append([text(f"Export du {datetime_fr(generated_at)} · "
-                       + ("données identifiantes" if identified else "données anonymisées")
-                       + f" · {summary.total} dossier(s)")])
+    sheet.append([text(f"Export du {datetime_fr(generated_at)} · {VARIANT_LABELS[variant]}"
+                       f" · {summary.total} dossier(s) comptés")])
     sheet.append([text("Filtres : " + ("; ".join(filters) if filters else "aucun (tous les dossiers)"))])
+    for sentence in (scope.sentences(summary.threshold) if scope else []):
+        sheet.append([text(sentence)])
     sheet.append([])
     charts = []
     for table in summary.tables:
@@ -207,11 +225,13 @@ def _write_summary(workbook: Workbook, summary: Summary, *, identified: bool, ge
                 else:
                     out.append(value)
             sheet.append(out)
-        last_row = sheet.rows
+        if table.note:
+            sheet.append([text(table.note)])
+        last_row = sheet.rows - (1 if table.note else 0)
         if table.chart is not None and table.rows and table.key in ("primary", "month", "remedies", "prefecture"):
             charts.append((table, header_row, last_row))
         sheet.append([])
-    sheet.append([sheet.cell(text("Comparaison avec le taux officiel"), font=BOLD)])
+    sheet.append([sheet.cell(text("Comparaison avec le chiffre officiel"), font=BOLD)])
     for sentence in summary.comparison:
         sheet.append([text(sentence)])
     sheet.append([])
@@ -238,3 +258,18 @@ def _write_summary(workbook: Workbook, summary: Summary, *, identified: bool, ge
         chart.y_axis.delete = False
         sheet.sheet.add_chart(chart, f"H{anchor_row}")
         anchor_row += 20
+
+
+TRACE_CHUNK = 2000  # pseudonyms per cell: 2,000 × 15 characters stays under Excel's cell limit
+
+
+def _write_traces(workbook: Workbook, summary: Summary) -> None:
+    """Traçabilité: for each figure of the Synthèse, the pseudonyms of the cases behind it (a long
+    list continues on the next rows). Hidden counts have no list: it would give them away."""
+    sheet = _Writer(workbook, "Traçabilité", [("Tableau", 34), ("Ligne", 48), ("Dossiers", 10), ("Pseudonymes", 120)])
+    for title, label, count, ids in summary.traces():
+        for start in range(0, len(ids), TRACE_CHUNK):
+            first = start == 0
+            sheet.append([text(title) if first else text(f"{title} (suite)"), text(label),
+                          count if first else None, text(", ".join(ids[start:start + TRACE_CHUNK]))])
+    sheet.finish_table()

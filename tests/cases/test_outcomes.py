@@ -254,7 +254,7 @@ def test_won_only_from_the_outcome_never_the_description(app):
         builder.add(s)
     table = {r[0]: r[1:] for r in builder.result().table("referes").rows}
     assert table["Référés déposés"] == [5, 6, 5 / 6]
-    assert table["Référés en attente ou issue non renseignée"] == [2, 5, 2 / 5]
+    assert table["Référés en attente ou issue non renseignée (exclus du taux)"] == [2, 5, 2 / 5]
     assert table["Référés gagnés (injonction ou exécution)"] == [2, 3, 2 / 3]
     figures = dict(builder.result().figures)
     assert figures["Référés gagnés / issue connue"] == "2 / 3 (2 en attente)"

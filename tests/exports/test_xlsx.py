@@ -63,7 +63,7 @@ def test_anonymised_workbook(client, org, other_org, coordinator, db):
     assert response.status_code == 200
     content = response.data
     sheets = xlsx_cells(content)
-    assert list(sheets) == ["Cas", "Chronologie", "Synthèse"]
+    assert list(sheets) == ["Cas", "Chronologie", "Synthèse", "Traçabilité"]
     header, *rows = sheets["Cas"]
     assert header[0] == "Pseudonyme" and not set(header) & {"Nom", "Prénom", "Date de naissance", "Numéro étranger",
                                                                "Téléphone", "Courriel", "Récit", "Référence"}
@@ -87,7 +87,7 @@ def test_anonymised_workbook(client, org, other_org, coordinator, db):
     # Dates are real date cells; counts by préfecture include Corse-du-Sud.
     workbook = load_workbook(io.BytesIO(content))
     cas = workbook["Cas"]
-    assert cas.freeze_panes == "A2" and cas.auto_filter.ref == f"A1:W{len(cases) + 1}"
+    assert cas.freeze_panes == "A2" and cas.auto_filter.ref == f"A1:Y{len(cases) + 1}"
     expiry = cas.cell(row=2, column=header.index("Expiration du titre") + 1)
     assert expiry.is_date and expiry.number_format == "DD/MM/YYYY"
     assert cas.column_dimensions["A"].width >= 15
@@ -114,10 +114,10 @@ def test_referes_and_durations_are_counted(client, org, other_org, coordinator):
     by_label = {r[0]: r for r in rows if r and isinstance(r[0], str)}
     assert by_label["Référés déposés"][1:4] == [4, 9, 4 / 9]
     # Won from the recorded outcome only; the one without outcome is apart and out of the rate.
-    assert by_label["Référés en attente ou issue non renseignée"][1:3] == [1, 4]
+    assert by_label["Référés en attente ou issue non renseignée (exclus du taux)"][1:3] == [1, 4]
     assert by_label["Référés dont l'issue est connue"][1:3] == [3, 4]
     assert by_label["Référés gagnés (injonction ou exécution)"][1:4] == [2, 3, 2 / 3]
-    assert by_label["Jours sans droits"][1] == 8  # the case without expiry is not counted
+    assert by_label["Jours sans droits (arrêtés à la résolution ou à la clôture)"][1] == 8  # the case without expiry is not counted
     assert by_label["Centre de contact citoyen (CCC)"][1] == 8
 
 

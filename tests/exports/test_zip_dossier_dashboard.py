@@ -93,7 +93,7 @@ def test_dossier_is_aggregated_and_anonymous(client, org, other_org, coordinator
         assert needle not in text, needle
     assert "Dossiers : 2" in text  # the other association's case is not counted
     headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
-    assert "Méthode" in headings and "Tableau des dossiers (anonymisé)" in headings
+    assert "Méthode" in headings and "Tableau des dossiers (pseudonymes, dates au mois)" in headings
     assert db.session.scalar(select(AuditRecord).where(AuditRecord.action == "export.dossier")) is not None
 
 

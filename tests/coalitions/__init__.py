@@ -1,0 +1,1 @@
+"""Coalitions: pooled figures and their public statistics pages."""
