@@ -468,7 +468,7 @@ def build_dossier(summary: Summary, cases: list[DossierCase], charts: list[tuple
                        ", que seule l'association peut relier à une personne."))
     period = _period(summary)
     _para(document, f"Les dates. Chiffres arrêtés au {date_long(generated_at.date())}"
-                    + (f" ; nouveaux dossiers de {period}." if period else "."))
+                    + (f" ; nouveaux dossiers {period}." if period else "."))
     for sentence in (scope.sentences(summary.threshold) if scope else []):
         _para(document, sentence, bullet)
     for sentence in summary.method[1:]:
@@ -485,7 +485,7 @@ def build_dossier(summary: Summary, cases: list[DossierCase], charts: list[tuple
                         + ".]")
     comparison = summary.table("comparison")
     _table(document, comparison.headers, ([format_value(v, h) for h, v in zip(comparison.headers, row, strict=False)]
-                                          for row in comparison.rows))
+                                          for row in comparison.rows), widths=_stat_widths(len(comparison.headers)))
 
     _heading(document, "Statistiques", 1)
     for table in summary.tables:
@@ -496,7 +496,7 @@ def build_dossier(summary: Summary, cases: list[DossierCase], charts: list[tuple
             _para(document, "Aucune donnée.")
             continue
         _table(document, table.headers, ([format_value(v, h) for h, v in zip(table.headers, row, strict=False)]
-                                         for row in table.rows))
+                                         for row in table.rows), widths=_stat_widths(len(table.headers)))
         if table.note:
             _para(document, table.note)
 
@@ -551,6 +551,11 @@ def build_dossier(summary: Summary, cases: list[DossierCase], charts: list[tuple
     return _save(document)
 
 
+def _stat_widths(columns: int) -> list[float]:
+    """The label column wide (8 cm), the figures sharing the rest of a 16 cm portrait line."""
+    return [8.0] + [8.0 / (columns - 1)] * (columns - 1)
+
+
 def _small(table) -> None:
     for row in table.rows:
         for cell in row.cells:
@@ -563,7 +568,8 @@ def _period(summary: Summary) -> str:
     months = [code for code in summary.table("month").codes if code[:1].isdigit()]
     if not months:
         return ""
-    return f"{_month_fr(months[0])} à {_month_fr(months[-1])}"
+    first = _month_fr(months[0])
+    return ("d'" if first[0] in "aeiouyéèâ" else "de ") + f"{first} à {_month_fr(months[-1])}"
 
 
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",

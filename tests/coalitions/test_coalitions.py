@@ -163,6 +163,9 @@ def test_public_page_is_404_until_published_then_anonymised_with_a_map(app, org,
     # No count from 1 to 4 shows as a number in any table cell.
     cells = re.findall(r'<td class="num">([^<]*)</td>', html)
     assert cells and not [c for c in cells if c.strip() in {"1", "2", "3", "4"}]
+    # Nor in a chart: a hidden bar says « < 5 », not a number (not even 0).
+    chart_texts = re.findall(r'font-size="12" fill="#222">([^<]*)</text>', html)
+    assert "&lt; 5" in chart_texts and not {"1", "2", "3", "4"} & set(chart_texts)
     assert "public" in response.headers["Cache-Control"] and response.headers.get("ETag")
     assert "Set-Cookie" not in response.headers
     again = anonymous.get(f"/stats/{coalition}", headers={"If-None-Match": response.headers["ETag"]})
