@@ -34,8 +34,9 @@ EVENT_TYPES = ["TENTATIVE", "ERREUR", "CCC", "PAN", "PREF", "SUBST", "API", "TIT
 BLOCAGES = ["ACC-AUTH", "DEP-TITRE", "DEP-ERREUR", "RDV", "INSTR-SILENCE", "API-ABS", "API-RENOUV", "CARTE"]
 
 
-def seed(org_id: int, count: int, events_per_case: int = 5) -> None:
-    """Bulk-insert realistic cases straight into the tables (the services would take minutes)."""
+def seed(org_id: int, count: int, events_per_case: int = 5, first_id: int = 1) -> None:
+    """Bulk-insert realistic cases straight into the tables (the services would take minutes).
+    `first_id`: the first person and case id (several associations in one database)."""
     from app.cases.models import Case, CaseCode, Event, Person
 
     rng = random.Random(42)
@@ -43,7 +44,8 @@ def seed(org_id: int, count: int, events_per_case: int = 5) -> None:
     batch = 5000
     for start in range(0, count, batch):
         persons, cases, codes, events = [], [], [], []
-        for i in range(start, min(count, start + batch)):
+        for n in range(start, min(count, start + batch)):
+            i = n + first_id - 1
             persons.append({"id": i + 1, "org_id": org_id, "last_name": f"Nom{i}", "first_name": f"Prénom{i}",
                             "birth_date": date(1970 + i % 30, 1 + i % 12, 1 + i % 28), "nationality": "malienne",
                             "numero_etranger": f"{i:010d}", "phone": "0600000000", "email": f"p{i}@example.org",

@@ -1,21 +1,21 @@
-"""CaseRow → the coordinators' workbook (.xlsx bytes): Cas, Chronologie, Synthèse and charts.
+"""CaseRow → the coordinators' workbook (.xlsx bytes): Cas, Chronologie, Synthèse (with native
+charts) and Traçabilité.
 
-No Flask, no database: rows, labels, rules and the clock come in as arguments. openpyxl in
-write-only mode streams every sheet to disk, so memory stays flat at 100,000 cases.
+No Flask, no database: rows, labels, rules and the clock come in as arguments. xlsxwriter in
+constant-memory mode flushes each row to a temporary file as soon as it is written, so memory
+stays flat at 100,000 cases (openpyxl stays the reader of imports). Every text cell is written
+with `write_string`: nothing a person typed is ever read as a formula.
 """
 
 from __future__ import annotations
 
-import io
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from app.cases import deadlines
 from app.core import departements
@@ -29,10 +29,7 @@ from app.legal.codes import OUTCOMES_BY_TYPE
 
 EXCEL_CELL_LIMIT = 32_767
 DATE_FORMAT = "DD/MM/YYYY"
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
-TITLE_FONT = Font(bold=True, size=14)
-BOLD = Font(bold=True)
+CHARTED = ("primary", "month", "remedies", "prefecture")
 
 # (header, width); the anonymised Cas sheet: no name, number, contact, birth date or narrative.
 ANONYMISED_CASE_COLUMNS = [
@@ -53,6 +50,7 @@ ANONYMISED_EVENT_COLUMNS = [("Pseudonyme", 17), ("Date", 12), ("Type", 44), ("Is
 IDENTIFIED_EVENT_COLUMNS = EVENT_COLUMNS + EVENT_OPTIONAL_COLUMNS
 IDENTIFIED_EVENT_WIDTHS = {"Référence": 16, "Date": 12, "Type": 14, "Description": 80, "Issue": 13}
 OUTCOME_LABELS = {code: label for labels in OUTCOMES_BY_TYPE.values() for code, label in labels.items()}
+TRACE_CHUNK = 2000  # pseudonyms per cell: 2,000 × 16 characters stays under Excel's cell limit
 
 
 @dataclass
@@ -73,48 +71,77 @@ def text(value: object) -> str:
     return neutralise(cleaned)
 
 
-class _Writer:
-    """Appends rows to one write-only sheet with typed cells; counts rows for filters and charts."""
+class Styled:
+    """A value with a named format of the workbook (`_Formats`)."""
 
-    def __init__(self, workbook: Workbook, title: str, columns: list[tuple[str, int]], *, header: bool = True):
-        self.sheet = workbook.create_sheet(title)
+    __slots__ = ("value", "style")
+
+    def __init__(self, value, style: str):
+        self.value, self.style = value, style
+
+
+class _Formats:
+    def __init__(self, workbook):
+        self.by_name = {
+            "header": workbook.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79",
+                                           "text_wrap": True, "valign": "top"}),
+            "date": workbook.add_format({"num_format": DATE_FORMAT}),
+            "title": workbook.add_format({"bold": True, "font_size": 14}),
+            "bold": workbook.add_format({"bold": True}),
+            "percent": workbook.add_format({"num_format": "0.0%"}),
+            "decimal": workbook.add_format({"num_format": "0.0"}),
+            "wrap": workbook.add_format({"text_wrap": True, "valign": "top"}),
+        }
+
+    def __getitem__(self, name: str):
+        return self.by_name[name]
+
+
+class _Sheet:
+    """Appends rows to one worksheet with typed cells (strings never read as formulas)."""
+
+    def __init__(self, workbook, formats: _Formats, title: str, columns: list[tuple[str, int]], *,
+                 header: bool = True):
+        self.sheet = workbook.add_worksheet(title)
+        self.formats = formats
         self.ncols = len(columns)
         self.rows = 0
-        for i, (_, width) in enumerate(columns, start=1):
-            self.sheet.column_dimensions[get_column_letter(i)].width = width
+        for i, (_, width) in enumerate(columns):
+            self.sheet.set_column(i, i, width)
         if header:
-            self.sheet.freeze_panes = "A2"
-            self.append([self._header(name) for name, _ in columns])
-
-    def _header(self, name: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.sheet, value=text(name))
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        return cell
-
-    def date(self, value: date | None):
-        if value is None:
-            return None
-        cell = WriteOnlyCell(self.sheet, value=value)
-        cell.number_format = DATE_FORMAT
-        return cell
-
-    def cell(self, value, *, font: Font | None = None, number_format: str | None = None):
-        cell = WriteOnlyCell(self.sheet, value=value)
-        if font is not None:
-            cell.font = font
-        if number_format:
-            cell.number_format = number_format
-        return cell
+            self.sheet.freeze_panes(1, 0)
+            self.sheet.repeat_rows(0)
+            self.append([Styled(text(name), "header") for name, _ in columns])
 
     def append(self, values: list) -> None:
-        self.sheet.append(values)
+        write, row = self.sheet, self.rows
+        for col, value in enumerate(values):
+            style = None
+            if isinstance(value, Styled):
+                value, style = value.value, self.formats[value.style]
+            if value is None or value == "":
+                if style is not None:
+                    write.write_blank(row, col, None, style)
+            elif isinstance(value, str):
+                write.write_string(row, col, value, style)
+            elif isinstance(value, bool):
+                write.write_boolean(row, col, value, style)
+            elif isinstance(value, int | float):
+                write.write_number(row, col, value, style)
+            elif isinstance(value, datetime | date):
+                write.write_datetime(row, col, value, style or self.formats["date"])
+            else:
+                write.write_string(row, col, text(value), style)
         self.rows += 1
 
-    def finish_table(self) -> None:
-        """Autofilter over the header and every data row."""
+    def finish_table(self, *, landscape: bool = True) -> None:
+        """Autofilter over the header and every data row; printed fit to the page width."""
         if self.rows:
-            self.sheet.auto_filter.ref = f"A1:{get_column_letter(self.ncols)}{max(self.rows, 1)}"
+            self.sheet.autofilter(0, 0, max(self.rows - 1, 0), self.ncols - 1)
+        if landscape:
+            self.sheet.set_landscape()
+        self.sheet.fit_to_pages(1, 0)
+        self.sheet.set_paper(9)  # A4
 
 
 def _yes(flag: bool) -> str:
@@ -133,19 +160,39 @@ def write_workbook(rows: Iterable[CaseRow], *, variant: str, labels: dict[str, d
     pseudonymised: a keyed pseudonym instead of the reference, no personal column, exact dates;
     anonymised: the same with dates reduced to the month and counts below `threshold` hidden.
     A row whose `statistics` is False is listed (identified only) but never counted."""
+    fd, path = tempfile.mkstemp(prefix="constat-xlsx-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": os.path.dirname(path),
+                                              "strings_to_formulas": False, "strings_to_urls": False})
+        workbook.set_properties({"title": "Dossiers ANEF", "comments": VARIANT_LABELS[variant]})
+        result = _fill(workbook, rows, variant=variant, labels=labels, today=today, rules=rules,
+                       generated_at=generated_at, filters=filters, official=official, threshold=threshold,
+                       scope=scope)
+        workbook.close()
+        with open(path, "rb") as fh:
+            result.content = fh.read()
+        return result
+    finally:
+        os.unlink(path)
+
+
+def _fill(workbook, rows, *, variant, labels, today, rules, generated_at, filters, official, threshold,
+          scope) -> WorkbookResult:
     identified = variant == IDENTIFIED
-    coarse = variant == ANONYMISED
-    workbook = Workbook(write_only=True)
+    formats = _Formats(workbook)
     if identified:
-        cases = _Writer(workbook, "Cas", [(c, IDENTIFIED_WIDTHS.get(c, 14)) for c in CASE_COLUMNS])
-        events = _Writer(workbook, "Chronologie", [(c, IDENTIFIED_EVENT_WIDTHS[c]) for c in IDENTIFIED_EVENT_COLUMNS])
+        cases = _Sheet(workbook, formats, "Cas", [(c, IDENTIFIED_WIDTHS.get(c, 14)) for c in CASE_COLUMNS])
+        events = _Sheet(workbook, formats, "Chronologie",
+                        [(c, IDENTIFIED_EVENT_WIDTHS[c]) for c in IDENTIFIED_EVENT_COLUMNS])
     else:
-        cases = _Writer(workbook, "Cas", ANONYMISED_CASE_COLUMNS)
-        events = _Writer(workbook, "Chronologie", ANONYMISED_EVENT_COLUMNS)
+        cases = _Sheet(workbook, formats, "Cas", ANONYMISED_CASE_COLUMNS)
+        events = _Sheet(workbook, formats, "Chronologie", ANONYMISED_EVENT_COLUMNS)
     builder = SummaryBuilder(labels, official, today=today)
-    # Dates as the variant allows: exact (typed cells) or the month only (text).
-    day = (lambda sheet, value: text(_month(value))) if coarse else (lambda sheet, value: sheet.date(value))
+    # Dates as the variant allows: exact (date cells) or the month only (text).
+    day = _month if variant == ANONYMISED else (lambda value: value)
     event_labels = labels.get("evenement", {})
+    demarches, statuts, blocages = labels.get("demarche", {}), labels.get("statut", {}), labels.get("blocage", {})
     n_events = 0
     for row in rows:
         stats = case_stats(row, today, rules)
@@ -155,25 +202,23 @@ def write_workbook(rows: Iterable[CaseRow], *, variant: str, labels: dict[str, d
             person = row.person
             cases.append([
                 text(row.reference), text(person.last_name if person else ""),
-                text(person.first_name if person else ""), cases.date(person.birth_date if person else None),
+                text(person.first_name if person else ""), person.birth_date if person else None,
                 text(person.nationality if person else ""), text(person.numero_etranger if person else ""),
                 text(person.phone if person else ""), text(person.email if person else ""),
-                text(row.prefecture), text(row.demarche), text(row.titre_actuel), cases.date(row.titre_expiry),
+                text(row.prefecture), text(row.demarche), text(row.titre_actuel), row.titre_expiry,
                 text(row.anef_number), text(";".join(row.blocages)), text(row.status),
-                cases.date(row.first_attempt), text(";".join(row.consequences)), text(row.narrative),
+                row.first_attempt, text(";".join(row.consequences)), text(row.narrative),
             ])
             for e in row.events:
-                events.append([text(row.reference), events.date(e.date), text(e.type), text(e.description),
-                               text(e.outcome)])
+                events.append([text(row.reference), e.date, text(e.type), text(e.description), text(e.outcome)])
         else:
             dep = departements.get(row.prefecture)
             primary = row.blocages[0] if row.blocages else ""
             cases.append([
                 text(row.pseudonym), text(row.prefecture), text(dep.nom if dep else ""),
-                text(labels.get("demarche", {}).get(row.demarche, row.demarche)), text(stats.titre),
-                day(cases, row.titre_expiry), text(";".join(row.blocages)),
-                text(labels.get("blocage", {}).get(primary, primary)),
-                text(labels.get("statut", {}).get(row.status, row.status)), day(cases, row.first_attempt),
+                text(demarches.get(row.demarche, row.demarche)), text(stats.titre),
+                day(row.titre_expiry), text(";".join(row.blocages)), text(blocages.get(primary, primary)),
+                text(statuts.get(row.status, row.status)), day(row.first_attempt),
                 text(stats.onset_month), text(";".join(row.consequences)), stats.days_blocked,
                 stats.days_without_rights, stats.estimated_days or None,
                 *[_yes(code in stats.tried) for code in REMEDIES],
@@ -181,27 +226,26 @@ def write_workbook(rows: Iterable[CaseRow], *, variant: str, labels: dict[str, d
                 _yes(stats.deposited), _yes(stats.resolved), len(row.events),
             ])
             for e in row.events:
-                events.append([text(row.pseudonym), day(events, e.date), text(event_labels.get(e.type, e.type)),
+                events.append([text(row.pseudonym), day(e.date), text(event_labels.get(e.type, e.type)),
                                text(OUTCOME_LABELS.get(e.outcome, e.outcome))])
         n_events += len(row.events)
     cases.finish_table()
-    events.finish_table()
+    events.finish_table(landscape=False)
     summary = builder.result(threshold=threshold)
-    _write_summary(workbook, summary, variant=variant, generated_at=generated_at, filters=filters or [],
-                   scope=scope)
+    synthese = _write_summary(workbook, formats, summary, variant=variant, generated_at=generated_at,
+                              filters=filters or [], scope=scope)
     if not identified:
-        _write_traces(workbook, summary)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return WorkbookResult(buffer.getvalue(), builder.total, n_events, summary)
+        _write_traces(workbook, formats, summary)
+    # The workbook opens on the Synthèse: what a coordinator looks for first.
+    synthese.activate()
+    return WorkbookResult(b"", builder.total, n_events, summary)
 
 
-def _write_summary(workbook: Workbook, summary: Summary, *, variant: str, generated_at: datetime,
-                   filters: list[str], scope: Scope | None = None) -> None:
+def _write_summary(workbook, formats: _Formats, summary: Summary, *, variant: str, generated_at: datetime,
+                   filters: list[str], scope: Scope | None = None):
     """Synthèse: the tables one under another in A–G, native charts to their right."""
-    sheet = _Writer(workbook, "Synthèse", [("", 52), ("", 12), ("", 12), ("", 12), ("", 12), ("", 12), ("", 12)],
-                    header=False)
-    sheet.append([sheet.cell(text("Synthèse des dossiers"), font=TITLE_FONT)])
+    sheet = _Sheet(workbook, formats, "Synthèse", [("", 52)] + [("", 12)] * 6, header=False)
+    sheet.append([Styled(text("Synthèse des dossiers"), "title")])
     sheet.append([text(f"Export du {datetime_fr(generated_at)} · {VARIANT_LABELS[variant]}"
                        f" · {summary.total} dossier(s) comptés")])
     sheet.append([text("Filtres : " + ("; ".join(filters) if filters else "aucun (tous les dossiers)"))])
@@ -210,63 +254,61 @@ def _write_summary(workbook: Workbook, summary: Summary, *, variant: str, genera
     sheet.append([])
     charts = []
     for table in summary.tables:
-        sheet.append([sheet.cell(text(table.title), font=BOLD)])
-        header_row = sheet.rows + 1
-        sheet.append([sheet.cell(text(h), font=BOLD) for h in table.headers])
+        sheet.append([Styled(text(table.title), "bold")])
+        header_row = sheet.rows
+        sheet.append([Styled(text(h), "bold") for h in table.headers])
         for values in table.rows:
             out = []
             for header, value in zip(table.headers, values, strict=False):
                 if isinstance(value, str):
                     out.append(text(value))
-                elif header == "Part":
-                    out.append(sheet.cell(value, number_format="0.0%"))
+                elif header == "Part" and value is not None:
+                    out.append(Styled(value, "percent"))
                 elif isinstance(value, float):
-                    out.append(sheet.cell(value, number_format="0.0"))
+                    out.append(Styled(value, "decimal"))
                 else:
                     out.append(value)
             sheet.append(out)
+        last_row = sheet.rows - 1
         if table.note:
             sheet.append([text(table.note)])
-        last_row = sheet.rows - (1 if table.note else 0)
-        if table.chart is not None and table.rows and table.key in ("primary", "month", "remedies", "prefecture"):
+        if table.chart is not None and table.rows and table.key in CHARTED:
             charts.append((table, header_row, last_row))
         sheet.append([])
-    sheet.append([sheet.cell(text("Comparaison avec le chiffre officiel"), font=BOLD)])
+    sheet.append([Styled(text("Comparaison avec le chiffre officiel"), "bold")])
     for sentence in summary.comparison:
-        sheet.append([text(sentence)])
+        sheet.append([Styled(text(sentence), "wrap")])
     sheet.append([])
-    sheet.append([sheet.cell(text("Méthode"), font=BOLD)])
+    sheet.append([Styled(text("Méthode"), "bold")])
     for sentence in summary.method:
-        sheet.append([text(sentence)])
+        sheet.append([Styled(text(sentence), "wrap")])
+    sheet.sheet.fit_to_pages(1, 0)
+    sheet.sheet.set_paper(9)
 
-    anchor_row = 1
+    anchor_row = 0
     for table, header_row, last_row in charts:
-        chart = LineChart() if table.key == "month" else BarChart()
-        if isinstance(chart, BarChart):
-            chart.type = "bar"  # horizontal bars: long French labels stay readable
-        chart.title = table.title
-        chart.style = 10
-        chart.height, chart.width = 9, 18
-        column = table.chart + 1
-        data = Reference(sheet.sheet, min_col=column, min_row=header_row, max_row=last_row)
-        categories = Reference(sheet.sheet, min_col=1, min_row=header_row + 1, max_row=last_row)
-        chart.add_data(data, titles_from_data=True)
-        chart.set_categories(categories)
-        chart.legend = None
-        # openpyxl ≥ 3.1 writes axes as deleted unless told otherwise: Excel would hide them.
-        chart.x_axis.delete = False
-        chart.y_axis.delete = False
-        sheet.sheet.add_chart(chart, f"H{anchor_row}")
+        chart = workbook.add_chart({"type": "line" if table.key == "month" else "bar"})
+        column = table.chart
+        chart.add_series({
+            "name": table.headers[column],
+            # Hidden counts (« < 5 ») are text: Excel draws them as gaps, never as a number.
+            "categories": ["Synthèse", header_row + 1, 0, last_row, 0],
+            "values": ["Synthèse", header_row + 1, column, last_row, column],
+            "fill": {"color": "#1F4E79"}, "line": {"color": "#1F4E79"},
+        })
+        chart.set_title({"name": table.title})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 640, "height": 360})
+        sheet.sheet.insert_chart(anchor_row, 8, chart)
         anchor_row += 20
+    return sheet.sheet
 
 
-TRACE_CHUNK = 2000  # pseudonyms per cell: 2,000 × 15 characters stays under Excel's cell limit
-
-
-def _write_traces(workbook: Workbook, summary: Summary) -> None:
+def _write_traces(workbook, formats: _Formats, summary: Summary) -> None:
     """Traçabilité: for each figure of the Synthèse, the pseudonyms of the cases behind it (a long
     list continues on the next rows). Hidden counts have no list: it would give them away."""
-    sheet = _Writer(workbook, "Traçabilité", [("Tableau", 34), ("Ligne", 48), ("Dossiers", 10), ("Pseudonymes", 120)])
+    sheet = _Sheet(workbook, formats, "Traçabilité",
+                   [("Tableau", 34), ("Ligne", 48), ("Dossiers", 10), ("Pseudonymes", 120)])
     for title, label, count, ids in summary.traces():
         for start in range(0, len(ids), TRACE_CHUNK):
             first = start == 0
