@@ -15,6 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from docx import Document
+from docx.opc.packuri import PackURI
+from docx.package import ImageParts
+from docx.parts.image import ImagePart
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -71,7 +74,41 @@ def _new_document(template: bytes | None):
     _ensure_styles(document)
     _set_language(document, "fr-FR")
     _page_numbers(document)
+    _index_image_parts(document)
     return document
+
+
+class _IndexedImageParts(ImageParts):
+    """python-docx's image collection with a SHA-1 index: its own looks a picture up by
+    re-hashing every image already added (O(n²) in bytes hashed: 40 screenshots hash ~250 MB),
+    and numbers a new part by scanning them all. Here each blob is hashed once, when added."""
+
+    def __init__(self):
+        super().__init__()
+        self._by_sha1: dict[str, ImagePart] = {}
+
+    def append(self, item: ImagePart) -> None:
+        super().append(item)
+        self._by_sha1.setdefault(item.sha1, item)
+
+    def _get_by_sha1(self, sha1: str) -> ImagePart | None:
+        return self._by_sha1.get(sha1)
+
+    def _next_image_partname(self, ext: str) -> PackURI:
+        used = {part.partname.idx for part in self}
+        n = len(self) + 1
+        while n in used:
+            n += 1
+        return PackURI(f"/word/media/image{n}.{ext}")
+
+
+def _index_image_parts(document) -> None:
+    """Give the document the indexed collection, keeping the parts a base document brings."""
+    package = document.part.package
+    indexed = _IndexedImageParts()
+    for part in package.image_parts:
+        indexed.append(part)
+    package.__dict__["image_parts"] = indexed  # replaces python-docx's lazyproperty value
 
 
 def _ensure_styles(document) -> None:

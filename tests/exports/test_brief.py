@@ -175,7 +175,8 @@ def test_association_base_document_is_used(app, client, admin, documented_case, 
     login(client, admin)
     response = _upload(client, _docx_with_header("CIMADE LYON – 33 rue Imbert-Colomès"))
     assert response.status_code == 302
-    assert (app.config["TEMPLATE_DIR"] / "assoc-lyon.docx").is_file()
+    assert services.template_path(admin.organisation) == app.config["TEMPLATE_DIR"] / f"org-{admin.org_id}.docx"
+    assert services.template_path(admin.organisation).is_file()
     text = docx_text(_brief(client, documented_case.id))
     assert "CIMADE LYON" in text
     assert "Texte d'exemple" not in text
@@ -187,7 +188,7 @@ def test_base_document_must_be_a_word_file(app, client, admin):
     login(client, admin)
     response = _upload(client, b"%PDF-1.4 not a docx", "modele.docx")
     assert response.status_code == 302
-    assert not (app.config["TEMPLATE_DIR"] / "assoc-lyon.docx").exists()
+    assert not services.template_path(admin.organisation).exists()
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Modèle refusé" in page
 
@@ -197,7 +198,29 @@ def test_only_admins_upload_a_base_document(app, client, coordinator, lawyer):
         other = client.application.test_client()
         login(other, user)
         assert _upload(other, _docx_with_header("X")).status_code == 403
-    assert not (app.config["TEMPLATE_DIR"] / "assoc-lyon.docx").exists()
+    assert not services.template_path(coordinator.organisation).exists()
+
+
+def test_templates_are_stored_by_association_id(app, db, org):
+    """Issue 16: « demo-lyon » and « demo-lyon- » once shared « demo-lyon.docx ». A file left
+    under the old name moves to its association on first use, unless two slugs fold to it."""
+    from app.auth.models import Organisation
+
+    folder = app.config["TEMPLATE_DIR"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "assoc-lyon.docx").write_bytes(b"modele-lyon")
+    path = services.template_path(org)
+    assert path.name == f"org-{org.id}.docx" and path.read_bytes() == b"modele-lyon"
+    assert not (folder / "assoc-lyon.docx").exists()
+    # Two associations created before slugs were checked, with the same folded name.
+    first = Organisation(slug="demo-nice", name="Nice", ref_prefix="NIC")
+    second = Organisation(slug="demo-nice-", name="Nice bis", ref_prefix="NIB")
+    db.session.add_all([first, second])
+    db.session.commit()
+    (folder / "demo-nice.docx").write_bytes(b"a qui ?")
+    assert not services.template_path(first).exists() and not services.template_path(second).exists()
+    assert services.template_path(first) != services.template_path(second)
+    assert (folder / "demo-nice.docx").exists()  # left for an admin to upload again
 
 
 def test_cli_brief(app, tmp_path, org, other_org, documented_case, db):
@@ -232,3 +255,24 @@ def test_forty_screenshots_are_all_annexed(client, org, lawyer):
     assert len(document.inline_shapes) == 12
     assert [p.text for p in document.paragraphs if p.style.name == "Heading 2" and p.text.startswith("Pièce")] == \
         [f"Pièce n°{NBSP}{i}" for i in range(1, 13)]
+
+
+def test_annexed_screenshots_keep_their_original_bytes_once_each(client, org, lawyer):
+    """No recompression (the bytes in the Word file hash to the exhibit's SHA-256), one image part
+    per distinct picture even when the same file is a pièce twice, part names unique."""
+    import hashlib
+    import zipfile
+
+    case = factories.case(org, lawyer)
+    pictures = [screenshot(300 + i) for i in range(3)]
+    for i, picture in enumerate(pictures + [pictures[0]]):
+        add_exhibit(case, picture, f"c{i}.png", lawyer, captured_at=datetime(2025, 3, 1 + i))
+    login(client, lawyer)
+    content = _brief(client, case.id, route="MESURES-UTILES")
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        media = [n for n in archive.namelist() if n.startswith("word/media/")]
+        hashes = {hashlib.sha256(archive.read(n)).hexdigest() for n in media}
+    assert len(media) == len(set(media))
+    assert {hashlib.sha256(p).hexdigest() for p in pictures} <= hashes
+    document = Document(io.BytesIO(content))
+    assert len(document.inline_shapes) >= 3
