@@ -16,7 +16,7 @@ from app.extensions import csrf, db, login_manager, migrate
 
 # Domain packages, in blueprint registration order.
 DOMAINS = ("core", "auth", "cases", "evidence", "search", "exports", "legal", "audit", "privacy", "backup",
-           "deadlines", "coalitions")
+           "deadlines", "coalitions", "jobs")
 
 
 def create_app(config: Config | None = None) -> Flask:

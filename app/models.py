@@ -7,3 +7,4 @@ from app.evidence.models import CustodyRecord, Exhibit, OcrJob  # noqa: F401
 from app.deadlines.models import CaseDeadline, DigestSend, NotifiedDeadline  # noqa: F401
 from app.search.models import IndexOutbox  # noqa: F401
 from app.coalitions.models import Coalition, CoalitionMember, OrgPublication  # noqa: F401
+from app.jobs.models import Job, JobFile  # noqa: F401

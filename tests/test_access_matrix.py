@@ -16,6 +16,7 @@ from app.auth.models import Role, User
 from app.auth.permissions import MATRIX
 from app.cases.models import Case, Event
 from app.coalitions import services as coalitions
+from app.jobs import services as jobs
 from app.evidence import services as evidence
 from app.evidence.models import Exhibit
 from app.extensions import db
@@ -23,6 +24,7 @@ from tests import factories
 from tests.conftest import csrf_token, login
 
 PUBLIC = "public"  # no login needed
+REQUESTER = "requester"  # a member's own object (a background job): 404 to everyone else
 MEMBER = "member"  # any logged-in member, whatever the role
 
 # endpoint -> who may use it: PUBLIC, MEMBER, a MATRIX capability, or a tuple (any of them).
@@ -30,6 +32,8 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "static": PUBLIC,
     "core.healthz": PUBLIC,
     "auth.login": PUBLIC,
+    "auth.forgot_password": PUBLIC,
+    "auth.reset_password": PUBLIC,  # the signed link is the credential (tests/auth/test_password_reset.py)
     "privacy.notice": PUBLIC,
     "deadlines.calendar_feed": PUBLIC,  # its secret token is the credential (tests/deadlines/test_calendar.py)
     "core.index": MEMBER,
@@ -83,10 +87,14 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "coalitions.invite": "coalitions.manage",
     "coalitions.publish": "coalitions.manage",
     "coalitions.publish_own": "coalitions.manage",
+    "jobs.show": REQUESTER,  # the requester only; anyone else 404 (tests/jobs/test_jobs.py)
+    "jobs.show_json": REQUESTER,
+    "jobs.download": REQUESTER,
     "coalitions.public_stats": PUBLIC,  # 404 until published (tests/coalitions/test_coalitions.py)
     "exports.upload_template": "accounts.manage",  # brief templates: the association's admins
     "exports.delete_template": "accounts.manage",
     "privacy.withdraw_consent": "cases.edit",
+    "privacy.undo_withdrawal": "privacy.erase",  # admins, within a day of the withdrawal
     "privacy.legal_hold": "privacy.legal_hold",
     "privacy.person_export": "identity.view",
     "privacy.erase": "privacy.erase",
@@ -97,7 +105,7 @@ VARIANTS: list[tuple[str, dict[str, str], str]] = [
     ("exports.workbook", {"identified": "1"}, "exports.identified"),
 ]
 # Arguments naming an object of an association: another association gets 404.
-OBJECT_ARGUMENTS = {"case_id", "exhibit_id", "user_id", "event_id", "slug"}
+OBJECT_ARGUMENTS = {"case_id", "exhibit_id", "user_id", "event_id", "slug", "job_id"}
 
 
 @dataclass
@@ -109,6 +117,7 @@ class World:
     users: dict[Role, User]
     stranger: User  # admin of another association
     coalition_slug: str = "coal-test"  # a coalition the association belongs to (the other one does not)
+    job_id: int = 0  # a background job of the association's admin
 
 
 def png_bytes() -> bytes:
@@ -124,15 +133,16 @@ def world(org, other_org) -> World:
     event = factories.event(case, actor=users[Role.VOLUNTEER])
     exhibit = evidence.add_exhibit(case, png_bytes(), "capture.png", users[Role.VOLUNTEER]).exhibit
     coalitions.join(coalitions.create("coal-test", "Coalition de test"), org)
+    job = jobs.submit("export.xlsx", users[Role.ADMIN], total=1, filters={}, q="")
     db.session.commit()
     return World(case, event, exhibit, factories.user(org, "volunteer"), users,
-                 factories.user(other_org, "admin"))
+                 factories.user(other_org, "admin"), job_id=job.id)
 
 
 def url_args(rule, world: World) -> dict:
     values = {"case_id": world.case.id, "exhibit_id": world.exhibit.id, "user_id": world.target.id,
               "event_id": world.event.id, "variant": "thumb", "filename": "constat.css", "kind": "prefet",
-              "token": "1-" + "A" * 43, "slug": world.coalition_slug}
+              "token": "1-" + "A" * 43, "slug": world.coalition_slug, "job_id": world.job_id}
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: no test object for {missing}; add one to url_args()"
     return {name: values[name] for name in rule.arguments}
@@ -177,7 +187,7 @@ def send(client, probe: Probe, token: str):
 
 
 def allowed(role: Role, who) -> bool:
-    if who in (PUBLIC, MEMBER):
+    if who in (PUBLIC, MEMBER, REQUESTER):
         return True
     capabilities = who if isinstance(who, tuple) else (who,)
     return any(role in MATRIX[c] for c in capabilities)
@@ -195,7 +205,7 @@ def test_every_route_is_classified(app):
     assert not stale, f"entries for routes that no longer exist: {stale}"
     for who in list(ENDPOINTS.values()) + [v[2] for v in VARIANTS]:
         for capability in (who if isinstance(who, tuple) else (who,)):
-            assert capability in MATRIX or capability in (PUBLIC, MEMBER), capability
+            assert capability in MATRIX or capability in (PUBLIC, MEMBER, REQUESTER), capability
 
 
 def check_anonymous(app, world) -> list[str]:
@@ -225,6 +235,9 @@ def check_role(app, world, role: Role) -> list[str]:
         if probe.endpoint == "auth.logout":
             if not (to_login(response) and to_login(client.get("/cases/"))):
                 failures.append(f"{where} did not end the session")
+        elif probe.who == REQUESTER:
+            if status == 403 or status >= 500 or to_login(response):
+                failures.append(f"{where}: {status} for a member (expected the job or 404)")
         elif allowed(role, probe.who):
             if status in (403, 404) or status >= 500 or to_login(response):
                 failures.append(f"{where}: {status} but {probe.who} allows it")

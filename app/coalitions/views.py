@@ -28,6 +28,7 @@ from app.exports import services as exports
 from app.exports.charts import dashboard_charts
 from app.exports.docx import format_value
 from app.extensions import db
+from app.jobs.services import submit, threshold as job_threshold
 
 bp = Blueprint("coalitions", __name__, template_folder="templates")
 CACHE_SECONDS = 300
@@ -70,10 +71,10 @@ def index():
 
 
 def _manage(slug: str, action):
-    _require("coalitions.manage")
     coalition = services.get(slug)
     if coalition is None or services.membership_state(coalition, current_user.org_id) is None:
-        abort(404)
+        abort(404)  # before the role check: a non-member learns nothing, not even that it exists
+    _require("coalitions.manage")
     try:
         message = action(coalition)
     except services.CoalitionError as exc:
@@ -159,6 +160,9 @@ def workbook(slug: str):
     coalition = _member_coalition_or_404(slug)
     if len(services.member_orgs(coalition)) < 2:
         return _alone(coalition)
+    size = _pooled_size(coalition)
+    if size > job_threshold():
+        return _in_background("coalition.xlsx", size, coalition)
     export = exports.export_pooled_workbook(coalition, current_user)
     db.session.commit()
     return _send(export)
@@ -169,9 +173,22 @@ def dossier(slug: str):
     coalition = _member_coalition_or_404(slug)
     if len(services.member_orgs(coalition)) < 2:
         return _alone(coalition)
+    size = _pooled_size(coalition)
+    if size > job_threshold():
+        return _in_background("coalition.dossier", size, coalition)
     export = exports.export_pooled_dossier(coalition, current_user)
     db.session.commit()
     return _send(export)
+
+
+def _pooled_size(coalition) -> int:
+    return sum(services.case_counts([o.id for o in services.member_orgs(coalition)]).values())
+
+
+def _in_background(kind: str, size: int, coalition):
+    job = submit(kind, current_user, total=size, coalition=coalition.slug)
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id), code=303)
 
 
 def _alone(coalition):

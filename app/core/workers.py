@@ -65,6 +65,26 @@ def init_app(app: Flask) -> None:
                                  name=f"constat-{worker.name}", daemon=True).start()
 
 
+def registered() -> list[Worker]:
+    return list(_REGISTRY)
+
+
+def tick_all(app: Flask) -> bool:
+    """One tick of every worker (`flask worker`); True if any did work. A failure is logged
+    (its type only) and the others still run."""
+    did_work = False
+    for worker in _REGISTRY:
+        try:
+            with app.app_context():
+                did_work = worker.tick(app) or did_work
+        except Exception:  # a worker must survive any single failure
+            app.logger.exception("worker %s failed; retrying", worker.name)
+        finally:
+            with app.app_context():
+                db.session.remove()
+    return did_work
+
+
 def wait_idle(app: Flask, timeout: float = 30.0) -> None:
     """Run every worker until none has work left (CLI and tests)."""
     deadline = time.monotonic() + timeout

@@ -169,7 +169,24 @@ def _requete_input(case: Case, today: date):
 
 
 def template_path(org) -> Path:
-    return Path(current_app.config["TEMPLATE_DIR"]) / f"{ascii_slug(org.slug, 64) or org.id}.docx"
+    """The association's Word base, named by its id: two slugs with the same ASCII form
+    (« demo-lyon » and « demo-lyon- ») once shared one file. A file left under the old slug
+    name is moved on first use, unless another association's slug folds to the same name (then
+    nobody can tell whose it is, and the admin uploads it again)."""
+    from app.auth.models import Organisation
+
+    folder = Path(current_app.config["TEMPLATE_DIR"])
+    path = folder / f"org-{int(org.id)}.docx"
+    legacy = folder / f"{ascii_slug(org.slug, 64)}.docx" if ascii_slug(org.slug, 64) else None
+    if legacy is not None and not path.exists() and legacy.is_file():
+        folded = ascii_slug(org.slug, 64)
+        sharing = [s for s in db.session.scalars(select(Organisation.slug)) if ascii_slug(s, 64) == folded]
+        if len(sharing) == 1:
+            try:
+                os.replace(legacy, path)
+            except FileNotFoundError:  # moved meanwhile by another worker
+                pass
+    return path
 
 
 def org_template(org) -> bytes | None:
@@ -351,6 +368,18 @@ def statistics_ids(org_ids: list[int], filters: CaseFilters | None, q: str = "")
     return allowed, len(every) - len(allowed)
 
 
+def _rows(ids: list[int], identified: bool, progress):
+    """The rows of an export, reporting progress to a background job when there is one."""
+    from app.jobs.services import counted
+
+    return counted(rows_mod.iter_case_rows(ids, identified=identified, key=_key()), len(ids), progress)
+
+
+def export_size(org_id: int, filters: CaseFilters, q: str = "") -> int:
+    """How many cases an export of these parameters covers (to decide: now or in the background)."""
+    return len(selected_ids(org_id, filters, q))
+
+
 def refuse_identified(actor, org_id: int, filters: CaseFilters, q: str, *, kind: str = "xlsx") -> None:
     """A role without identities asked for them: leave a trace (the caller answers 403)."""
     audit.record("export.refused", actor=actor, org_id=org_id, kind=kind, identified=True,
@@ -358,7 +387,8 @@ def refuse_identified(actor, org_id: int, filters: CaseFilters, q: str, *, kind:
 
 
 def export_workbook(org, actor, filters: CaseFilters, q: str = "", *, identified: bool = False,
-                    anonymised: bool = False, source: str = "web", now: datetime | None = None) -> ExportFile:
+                    anonymised: bool = False, source: str = "web", now: datetime | None = None,
+                    progress=None) -> ExportFile:
     """The coordinators' workbook of the selected cases: identified, pseudonymised (default
     without identities: exact dates) or anonymised (months, small counts hidden)."""
     now = now or utcnow()
@@ -371,7 +401,7 @@ def export_workbook(org, actor, filters: CaseFilters, q: str = "", *, identified
     else:
         ids, excluded = statistics_ids([org.id], filters, q)
     result = write_workbook(
-        rows_mod.iter_case_rows(ids, identified=identified, key=_key()), variant=variant, labels=labels,
+        _rows(ids, identified, progress), variant=variant, labels=labels,
         today=now.date(), rules=_rules(), generated_at=now, filters=describe_filters(filters, q, labels),
         official=official_figure(), threshold=threshold() if anonymised else None,
         scope=Scope([org.name], len(ids), excluded or 0, []))
@@ -383,7 +413,8 @@ def export_workbook(org, actor, filters: CaseFilters, q: str = "", *, identified
 
 
 def summary_for(org_id: int | list[int], filters: CaseFilters | None, q: str = "", *, today: date | None = None,
-                keep_cases: int = 0, anonymised: bool = False) -> tuple[Summary, list[DossierCase], Scope]:
+                keep_cases: int = 0, anonymised: bool = False,
+                progress=None) -> tuple[Summary, list[DossierCase], Scope]:
     """The figures of the selected cases (anonymised rows only, consent respected), the first
     `keep_cases` lines of the pseudonymous case table, and what the figures cover."""
     today = today or clock_today()
@@ -393,7 +424,7 @@ def summary_for(org_id: int | list[int], filters: CaseFilters | None, q: str = "
     rules = _rules()
     table: list[DossierCase] = []
     ids, excluded = statistics_ids(org_ids, filters, q)
-    for row in rows_mod.iter_case_rows(ids, identified=False, key=_key()):
+    for row in _rows(ids, False, progress):
         stats = case_stats(row, today, rules)
         builder.add(stats)
         if len(table) < keep_cases:
@@ -418,7 +449,7 @@ def dossier_case(row, stats, labels) -> DossierCase:
 
 
 def export_dossier(org, actor, filters: CaseFilters, q: str = "", *, anonymised: bool = False,
-                   source: str = "web", now: datetime | None = None) -> ExportFile:
+                   source: str = "web", now: datetime | None = None, progress=None) -> ExportFile:
     """The aggregated Word dossier: pseudonymised by default (exact counts traceable to the
     pseudonyms), anonymised on request (small counts hidden)."""
     from app.exports.charts import png_charts
@@ -427,7 +458,8 @@ def export_dossier(org, actor, filters: CaseFilters, q: str = "", *, anonymised:
     now = now or utcnow()
     # An anonymised dossier has no case table: its rows would let a reader recount hidden cells.
     summary, table, scope = summary_for(org.id, filters, q, today=now.date(),
-                                        keep_cases=0 if anonymised else DOSSIER_TABLE_LIMIT, anonymised=anonymised)
+                                        keep_cases=0 if anonymised else DOSSIER_TABLE_LIMIT, anonymised=anonymised,
+                                        progress=progress)
     scope.org_names = [org.name]
     labels = rows_mod.labels_for(org.id)
     content = build_dossier(summary, table, png_charts(summary), org_name=org.name, generated_at=now,
@@ -442,12 +474,13 @@ def export_dossier(org, actor, filters: CaseFilters, q: str = "", *, anonymised:
 
 # --- a coalition's pooled files (always anonymised) -------------------------------------------
 
-def _pooled(coalition, today: date, *, keep_cases: int = 0):
+def _pooled(coalition, today: date, *, keep_cases: int = 0, progress=None):
     from app.coalitions.services import member_orgs
 
     orgs = member_orgs(coalition)
     org_ids = [o.id for o in orgs]
-    summary, table, scope = summary_for(org_ids, None, today=today, keep_cases=keep_cases, anonymised=True)
+    summary, table, scope = summary_for(org_ids, None, today=today, keep_cases=keep_cases, anonymised=True,
+                                        progress=progress)
     counts = {}
     for org in orgs:  # each association's contribution: the cases that count, consent respected
         counts[org.id] = len(statistics_ids([org.id], None)[0])
@@ -461,7 +494,8 @@ def pooled_summary(coalition, today: date | None = None):
     return _pooled(coalition, today or clock_today())
 
 
-def export_pooled_workbook(coalition, actor, *, source: str = "web", now: datetime | None = None) -> ExportFile:
+def export_pooled_workbook(coalition, actor, *, source: str = "web", now: datetime | None = None,
+                           progress=None) -> ExportFile:
     """The coalition's workbook: every member's cases (consent respected) as anonymised rows —
     pseudonyms, months, no identity, narrative, reference or exhibit — and the pooled Synthèse."""
     from app.coalitions.services import member_orgs
@@ -471,7 +505,7 @@ def export_pooled_workbook(coalition, actor, *, source: str = "web", now: dateti
     ids, excluded = statistics_ids([o.id for o in orgs], None)
     contributions = [(o.name, len(statistics_ids([o.id], None)[0])) for o in orgs]
     result = write_workbook(
-        rows_mod.iter_case_rows(ids, identified=False, key=_key()), variant=ANONYMISED,
+        _rows(ids, False, progress), variant=ANONYMISED,
         labels=rows_mod.labels_for(0), today=now.date(), rules=_rules(), generated_at=now,
         filters=[f"coalition {coalition.name} ({len(orgs)} associations)"], official=official_figure(),
         threshold=threshold(), scope=Scope([o.name for o in orgs], len(ids), excluded, contributions))
@@ -482,12 +516,13 @@ def export_pooled_workbook(coalition, actor, *, source: str = "web", now: dateti
     return export
 
 
-def export_pooled_dossier(coalition, actor, *, source: str = "web", now: datetime | None = None) -> ExportFile:
+def export_pooled_dossier(coalition, actor, *, source: str = "web", now: datetime | None = None,
+                          progress=None) -> ExportFile:
     """The coalition's Word dossier: anonymised, each association's contribution named."""
     from app.exports.charts import png_charts
 
     now = now or utcnow()
-    orgs, summary, scope = _pooled(coalition, now.date())
+    orgs, summary, scope = _pooled(coalition, now.date(), progress=progress)
     content = build_dossier(summary, [], png_charts(summary), org_name=f"Coalition {coalition.name}",
                             generated_at=now, filters=[f"{len(orgs)} associations membres"],
                             total_cases=summary.total, scope=scope, coalition=True)

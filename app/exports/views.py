@@ -16,6 +16,7 @@ from app.exports import services
 from app.exports.charts import dashboard_charts
 from app.exports.docx import format_value
 from app.extensions import db
+from app.jobs.services import filters_to_params, submit, threshold as job_threshold
 from app.legal.requete import RouteRefused, UnknownRoute
 
 bp = Blueprint("exports", __name__, template_folder="templates")
@@ -84,10 +85,21 @@ def workbook():
         db.session.commit()
         abort(403)
     require("exports.anonymised")
+    size = services.export_size(current_user.org_id, filters, q)
+    if size > job_threshold():
+        return _in_background("export.xlsx", size, filters=filters_to_params(filters), q=q, identified=identified,
+                              anonymised=_anonymised())
     export = services.export_workbook(current_user.organisation, current_user, filters, q, identified=identified,
                                       anonymised=_anonymised())
     db.session.commit()
     return _send(export)
+
+
+def _in_background(kind: str, size: int, **params):
+    """A large export: queued as a job, the user sent to its progress page (303)."""
+    job = submit(kind, current_user, total=size, **params)
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id), code=303)
 
 
 def _anonymised() -> bool:
@@ -98,6 +110,11 @@ def _anonymised() -> bool:
 @bp.route("/exports/dossier.docx")
 def dossier():
     require("exports.anonymised")
+    filters, q = parse_filters(request.args), _query()
+    size = services.export_size(current_user.org_id, filters, q)
+    if size > job_threshold():
+        return _in_background("export.dossier", size, filters=filters_to_params(filters), q=q,
+                              anonymised=_anonymised())
     export = services.export_dossier(current_user.organisation, current_user, parse_filters(request.args), _query(),
                                      anonymised=_anonymised())
     db.session.commit()
