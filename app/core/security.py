@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_login import current_user, logout_user
 
 from app.core.clock import utcnow
@@ -48,8 +48,9 @@ def init_app(app: Flask) -> None:
         headers["Referrer-Policy"] = "no-referrer"
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
-        if not request.path.startswith("/static/"):
-            # Pages may carry personal data: never kept by browsers or proxies.
+        if not request.path.startswith("/static/") and not g.get("public_cacheable"):
+            # Pages may carry personal data: never kept by browsers or proxies (the public
+            # statistics page, anonymised and the same for everyone, sets g.public_cacheable).
             headers["Cache-Control"] = "no-store"
         if request.is_secure:
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
