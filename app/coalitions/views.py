@@ -157,26 +157,23 @@ def dashboard(slug: str):
 
 @bp.route("/coalitions/<slug>/cases.xlsx")
 def workbook(slug: str):
-    coalition = _member_coalition_or_404(slug)
-    if len(services.member_orgs(coalition)) < 2:
-        return _alone(coalition)
-    size = _pooled_size(coalition)
-    if size > job_threshold():
-        return _in_background("coalition.xlsx", size, coalition)
-    export = exports.export_pooled_workbook(coalition, current_user)
-    db.session.commit()
-    return _send(export)
+    return _pooled_file(slug, "coalition.xlsx", exports.export_pooled_workbook)
 
 
 @bp.route("/coalitions/<slug>/dossier.docx")
 def dossier(slug: str):
+    return _pooled_file(slug, "coalition.dossier", exports.export_pooled_dossier)
+
+
+def _pooled_file(slug: str, kind: str, export_function):
+    """A pooled file: now when small, as a background job (303 to its progress) when large."""
     coalition = _member_coalition_or_404(slug)
     if len(services.member_orgs(coalition)) < 2:
         return _alone(coalition)
     size = _pooled_size(coalition)
     if size > job_threshold():
-        return _in_background("coalition.dossier", size, coalition)
-    export = exports.export_pooled_dossier(coalition, current_user)
+        return _in_background(kind, size, coalition)
+    export = export_function(coalition, current_user)
     db.session.commit()
     return _send(export)
 
