@@ -119,8 +119,8 @@ def svg_line(table: StatTable, *, width: int = 560, height: int = 200) -> Markup
         if len(run) > 1:
             parts.append('<polyline fill="none" stroke="#1f4e79" stroke-width="2" points="'
                          + " ".join(f"{x:.1f},{y:.1f}" for x, y in run) + '"/>')
-    every = max(1, len(series) // 12)
-    for i, ((label, value, shown), (x, y)) in enumerate(zip(series, points, strict=True)):
+    every = -(-len(series) // 8)  # at most 8 month labels: readable on a phone
+    for i, ((label, _value, shown), (x, y)) in enumerate(zip(series, points, strict=True)):
         if y is None:
             parts.append(f'<text x="{x:.1f}" y="{height - bottom - 4}" text-anchor="middle" font-size="10" '
                          f'fill="#555"><title>{escape(label)} : {escape(shown)}</title>{escape(shown)}</text>')
@@ -128,7 +128,7 @@ def svg_line(table: StatTable, *, width: int = 560, height: int = 200) -> Markup
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#1f4e79"><title>{escape(label)} : '
                          f'{escape(shown)}</title></circle>')
         if i % every == 0:
-            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" font-size="10" '
+            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" font-size="12" '
                          f'fill="#222">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  (every text above went through escape())

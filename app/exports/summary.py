@@ -446,7 +446,7 @@ class SummaryBuilder:
                 _suppress(table, threshold)
                 if table.key == "titre":
                     # The titre is typed freely: a rare wording must not show either.
-                    for row, code in zip(table.rows, table.codes, strict=True):
+                    for row in table.rows:
                         if not isinstance(row[1], int):
                             row[0] = "(autre catégorie, effectif masqué)"
             method.append(SUPPRESSION_NOTE.format(k=threshold, k_1=threshold - 1))
