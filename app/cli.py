@@ -168,21 +168,7 @@ def demo_seed():
         click.echo(f"  mot de passe : {password_file.read_text().strip()} (conservé dans {password_file})")
 
 
-@audit_cli.command("verify")
-def audit_verify():
-    """Vérifie le chaînage du journal ; code de sortie non nul s'il a été altéré."""
-    from app.audit.services import verify_chain
-    from app.audit.models import AuditRecord
-    from sqlalchemy import func
-
-    problems = verify_chain()
-    count = db.session.scalar(select(func.count(AuditRecord.id)))
-    if problems:
-        click.echo(f"Journal altéré : {len(problems)} problème(s).", err=True)
-        for p in problems:
-            click.echo(f"- enregistrement {p.seq} : {p.reason}", err=True)
-        sys.exit(1)
-    click.echo(f"Journal intègre : {count} enregistrement(s) vérifié(s).")
+# `audit verify` and `audit rekey` live in app/audit/cli.py (keyed chain, exported head).
 
 
 @taxonomy_cli.command("sync")

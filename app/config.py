@@ -64,6 +64,20 @@ class Config:
         # Login throttling per account: after N failures the account waits.
         self.LOGIN_MAX_FAILURES = int(env.get("LOGIN_MAX_FAILURES", "5"))
         self.LOGIN_LOCK_MINUTES = int(env.get("LOGIN_LOCK_MINUTES", "15"))
+        # Failed attempts (login, second factor, current password) per source address and for
+        # the whole installation, per window; counted in the database, shared by every worker.
+        self.THROTTLE_WINDOW_MINUTES = int(env.get("THROTTLE_WINDOW_MINUTES", "15"))
+        self.THROTTLE_IP_MAX_FAILURES = int(env.get("THROTTLE_IP_MAX_FAILURES", "20"))
+        self.THROTTLE_GLOBAL_MAX_FAILURES = int(env.get("THROTTLE_GLOBAL_MAX_FAILURES", "500"))
+        # Password reset by e-mail: lifetime of the link, in minutes (needs SMTP_HOST).
+        self.PASSWORD_RESET_MINUTES = int(env.get("PASSWORD_RESET_MINUTES", "30"))
+        # Number of reverse proxies in front of the app (X-Forwarded-For/-Proto trusted only then).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", "0"))
+        # Key rotation: the previous SECRET_KEY(s), comma-separated, still decrypt secrets at rest
+        # until `flask users rekey-secrets` and `flask audit rekey` have run (README).
+        self.SECRET_KEY_PREVIOUS = env.get("SECRET_KEY_PREVIOUS", "")
+        # Optional file holding the audit chain's key (else derived from SECRET_KEY).
+        self.AUDIT_KEY_FILE = env.get("AUDIT_KEY_FILE", "")
         # Deadlines (domain.md: keep configurable, check the current texts).
         self.RENEWAL_WINDOW_START_DAYS = int(env.get("RENEWAL_WINDOW_START_DAYS", "120"))
         self.RENEWAL_WINDOW_END_DAYS = int(env.get("RENEWAL_WINDOW_END_DAYS", "60"))
@@ -74,6 +88,9 @@ class Config:
         self.MAX_EXHIBIT_BYTES = int(env.get("MAX_EXHIBIT_BYTES", str(20 * 1024 * 1024)))
         self.MAX_CONTENT_LENGTH = self.MAX_EXHIBIT_BYTES * 5 + 1024 * 1024
         self.MAX_IMPORT_BYTES = int(env.get("MAX_IMPORT_BYTES", str(10 * 1024 * 1024)))
+        # Where exhibit files live: DATA_DIR/exhibits unless EXHIBIT_STORE names a directory shared
+        # by every app server (README « Plusieurs serveurs »).
+        self.EXHIBIT_STORE = env.get("EXHIBIT_STORE", "").strip()
         # Background workers started with the app (OCR, search catch-up).
         self.START_WORKERS = _bool("START_WORKERS", True)
         self.CASES_PER_PAGE = 50
@@ -103,13 +120,31 @@ class Config:
                 raise RuntimeError("Refus de démarrer : le mode debug est interdit en production.")
             if not self.SECRET_KEY:
                 raise RuntimeError("Refus de démarrer : SECRET_KEY est obligatoire en production.")
+            if len(self.SECRET_KEY.encode()) < 32:
+                # It derives the keys of sessions, secrets at rest, the audit chain and backups.
+                raise RuntimeError("Refus de démarrer : SECRET_KEY doit compter au moins 32 octets aléatoires "
+                                   "(par exemple : python -c 'import secrets; print(secrets.token_hex(32))').")
         self.DATA_DIR = Path(self.DATA_DIR)
         self.DATA_DIR.mkdir(parents=True, exist_ok=True)
         if not self.SECRET_KEY:
             self.SECRET_KEY = _load_or_create_secret(self.DATA_DIR)
-        self.EXHIBIT_DIR = self.DATA_DIR / "exhibits"
         self.INDEX_DIR = self.DATA_DIR / "index"
-        self.TEMPLATE_DIR = self.DATA_DIR / "brief_templates"
+        if self.EXHIBIT_STORE:
+            # A shared store: thumbnails and the associations' Word bases live beside it, so that a
+            # server may lose its DATA_DIR and still serve them. The parent is laid out like a
+            # DATA_DIR (exhibits/, thumbnails/, brief_templates/): `backup restore` with
+            # DATA_DIR=<that parent> puts everything back in place.
+            self.EXHIBIT_DIR = Path(self.EXHIBIT_STORE).resolve()
+            shared = self.EXHIBIT_DIR.parent
+            self.THUMBNAIL_DIR = shared / "thumbnails"
+            self.TEMPLATE_DIR = shared / "brief_templates"
+            # A web import previewed on one server is confirmed on whichever answers next.
+            self.IMPORT_DIR = shared / "imports"
+        else:
+            self.EXHIBIT_DIR = self.DATA_DIR / "exhibits"
+            self.THUMBNAIL_DIR = self.DATA_DIR / "thumbnails"
+            self.TEMPLATE_DIR = self.DATA_DIR / "brief_templates"
+            self.IMPORT_DIR = self.DATA_DIR / "imports"
 
 
 def testing_config(data_dir: Path, **overrides) -> Config:

@@ -376,14 +376,19 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the data directory here")
     parser.add_argument("--reuse", action="store_true", help="with --keep: reuse the corpus and indexes built there")
     parser.add_argument("--profile-build", action="store_true", help="profile the index build and stop")
+    parser.add_argument("--workers", type=int, default=2, help="processes building documents (as `search reindex`)")
+    parser.add_argument("--rebuild", action="store_true", help="with --reuse: rebuild the whoosh index (timed)")
     parser.add_argument("--profile", help="profile the whoosh search call for this query and stop")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="run the app's search on this PostgreSQL database (its public schema is emptied) "
+                             "instead of SQLite + whoosh; FTS5 stays the baseline")
     args = parser.parse_args()
 
     data_dir = Path(args.keep or tempfile.mkdtemp(prefix="constat-bench-"))
     reuse = bool(args.reuse and args.keep and (data_dir / "fts.db").exists())
     if data_dir.exists() and args.keep and not reuse:
         shutil.rmtree(data_dir)
-    config = Config(DATA_DIR=data_dir, SQLALCHEMY_DATABASE_URI=f"sqlite:///{data_dir / 'constat.db'}",
+    config = Config(DATA_DIR=data_dir, SQLALCHEMY_DATABASE_URI=args.postgres or f"sqlite:///{data_dir / 'constat.db'}",
                     START_WORKERS=False, SECRET_KEY="bench-only", WTF_CSRF_ENABLED=True)  # noqa: S106
     app = create_app(config)
     from app.extensions import db
@@ -396,6 +401,11 @@ def main() -> None:
             truth = json.loads((data_dir / "truth.json").read_text())
             bench_queries_and_updates(app, args, truth, data_dir)
             return
+        if args.postgres:  # a fresh schema: the corpus ids start at 1
+            from sqlalchemy import text as sql
+
+            with db.engine.begin() as conn:
+                conn.execute(sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         db.create_all()
         start = time.perf_counter()
         truth = build_corpus(app, args.n)
@@ -413,9 +423,15 @@ def main() -> None:
             pstats.Stats(str(data_dir / "prof")).sort_stats("tottime").print_stats(25)
             return
         start = time.perf_counter()
-        count = services.rebuild_index()
+        count = services.rebuild_index(workers=args.workers)
         build = time.perf_counter() - start
         size = services._holder().size_bytes()
+        if args.postgres:  # the search rows and their GIN index
+            from sqlalchemy import text as sql
+
+            size = db.session.scalar(sql("SELECT pg_total_relation_size('case_search')"))
+            db.session.execute(sql("ANALYZE case_search"))
+            db.session.commit()
         print(f"whoosh build: {count} cases in {build:.1f} s = {count / build:.0f} cases/s; "
               f"index {size / 1e6:.1f} MB")
         fts_path = data_dir / "fts.db"
@@ -432,9 +448,9 @@ def bench_queries_and_updates(app, args, truth: dict, data_dir: Path) -> None:
     from app.search import services
 
     fts_path = data_dir / "fts.db"
-    if not services._usable(services._holder()):  # --reuse after a schema change
+    if args.rebuild or (not args.postgres and not services._usable(services._holder())):  # --reuse after a schema change
         start = time.perf_counter()
-        count = services.rebuild_index()
+        count = services.rebuild_index(workers=args.workers)
         print(f"whoosh rebuild: {count} cases in {time.perf_counter() - start:.1f} s; "
               f"index {services._holder().size_bytes() / 1e6:.1f} MB")
     if True:

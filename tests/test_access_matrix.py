@@ -32,6 +32,8 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "static": PUBLIC,
     "core.healthz": PUBLIC,
     "auth.login": PUBLIC,
+    "auth.forgot_password": PUBLIC,
+    "auth.reset_password": PUBLIC,  # the signed link is the credential (tests/auth/test_password_reset.py)
     "privacy.notice": PUBLIC,
     "deadlines.calendar_feed": PUBLIC,  # its secret token is the credential (tests/deadlines/test_calendar.py)
     "core.index": MEMBER,
@@ -46,6 +48,7 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "auth.update_digest": MEMBER,
     "auth.regenerate_calendar": MEMBER,
     "auth.revoke_calendar": MEMBER,
+    "auth.end_other_sessions": MEMBER,
     "auth.members": "accounts.manage",
     "auth.create_member": "accounts.manage",
     "auth.deactivate_member": "accounts.manage",
@@ -58,6 +61,8 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "cases.new_case": "cases.edit",
     "cases.edit_case": "cases.edit",
     "cases.add_event": "cases.edit",
+    "cases.keepalive": MEMBER,
+    "cases.import_cases": "exports.history",  # coordinators and admins
     "search.search": "cases.view",
     "deadlines.index": "deadlines.view",
     "evidence.upload": "exhibits.add",
@@ -89,6 +94,7 @@ ENDPOINTS: dict[str, str | tuple[str, ...]] = {
     "exports.upload_template": "accounts.manage",  # brief templates: the association's admins
     "exports.delete_template": "accounts.manage",
     "privacy.withdraw_consent": "cases.edit",
+    "privacy.undo_withdrawal": "privacy.erase",  # admins, within a day of the withdrawal
     "privacy.legal_hold": "privacy.legal_hold",
     "privacy.person_export": "identity.view",
     "privacy.erase": "privacy.erase",

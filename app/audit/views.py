@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -46,9 +47,15 @@ def parse_filters(args) -> JournalFilters:
             return None
 
     actor = args.get("user", "")
-    return JournalFilters(action=args.get("action", "")[:40].replace("%", "").replace("_", ""),
-                          actor_id=int(actor) if actor.isdigit() else None,
-                          date_from=day("from"), date_to=day("to"))
+    # Action names are [a-z0-9_.]: anything else is dropped (startswith() escapes LIKE wildcards,
+    # so "_" is kept: « auth.login_failed » is found).
+    action = re.sub(r"[^a-z0-9_.]", "", args.get("action", "")[:40].lower())
+    # Ids beyond 64 bits would overflow in the database driver (a 500): no such user.
+    actor_id = int(actor) if actor.isdigit() and len(actor) <= 19 and int(actor) <= 2**63 - 1 else None
+    date_to = day("to")
+    if date_to is not None and date_to >= date.max - timedelta(days=1):
+        date_to = None  # "until the end of time": no upper bound (date_to + 1 day would overflow)
+    return JournalFilters(action=action, actor_id=actor_id, date_from=day("from"), date_to=date_to)
 
 
 def journal_query(org_id: int, filters: JournalFilters, exports_only: bool):

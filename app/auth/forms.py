@@ -61,3 +61,16 @@ class MemberForm(FlaskForm):
 
 class RequireTotpForm(FlaskForm):
     required = BooleanField("Exiger la double authentification pour tous les membres")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Adresse électronique", validators=[
+        DataRequired("Indiquez votre adresse électronique."), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("Nouveau mot de passe", validators=[
+        DataRequired("Indiquez le nouveau mot de passe."), Length(max=MAX_PASSWORD, message=TOO_LONG)])
+    confirm = PasswordField("Confirmation du nouveau mot de passe", validators=[
+        DataRequired("Confirmez le nouveau mot de passe."),
+        EqualTo("new_password", "Les deux saisies ne correspondent pas.")])

@@ -63,7 +63,8 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None]
     # Bumped to end every session of the user (password change, deactivation).
     session_version: Mapped[int] = mapped_column(default=1)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Encrypted at rest (app/core/security.py, key derived from SECRET_KEY): "v1:<Fernet token>".
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_last_counter: Mapped[int | None]
     # JSON list of SHA-256 hashes of the unused recovery codes (each works once).
     recovery_codes: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
@@ -92,3 +93,35 @@ class User(UserMixin, db.Model):
     @property
     def display_name(self) -> str:
         return self.full_name or self.email
+
+
+class UserSession(db.Model):
+    """A logged-in browser. The cookie carries only a random token whose SHA-256 is kept here, so
+    logout, deactivation, a password change or a 2FA reset end the session on the server: a copy
+    of the cookie taken before is worth nothing after."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    second_factor_passed: Mapped[bool] = mapped_column(default=False)
+    # Enrolment in progress: the TOTP seed shown as a QR code, encrypted, never in the cookie.
+    pending_totp: Mapped[str | None] = mapped_column(String(255))
+    # Shown to the user in « Mon compte » to recognise their own sessions.
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[datetime | None]
+
+
+class ThrottleCounter(db.Model):
+    """Attempts counted per key (scope, address or account) and fixed time window, shared by
+    every worker and server through the database (app/auth/throttle.py)."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(index=True)
+    count: Mapped[int] = mapped_column(default=0)

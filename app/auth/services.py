@@ -19,11 +19,12 @@ import qrcode
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from app.audit import services as audit
 from app.auth.models import Organisation, Role, User
 from app.core.clock import utcnow
+from app.core.security import decrypt_secret, encrypt_secret, needs_reencryption
 from app.extensions import db
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -82,6 +83,17 @@ def create_organisation(slug: str, name: str, ref_prefix: str | None = None) -> 
         raise AccountError("Le nom de l'association est obligatoire.")
     if db.session.scalar(select(Organisation).where(Organisation.slug == slug)):
         raise AccountError(f"L'association « {slug} » existe déjà.")
+    # Files (Word templates, exports) are named from the ASCII form of the slug: two slugs with
+    # the same form (« demo-lyon » and « demo-lyon- », « médiane » and « mediane ») would share them.
+    from app.exports.text import ascii_slug
+
+    folded = ascii_slug(slug, 64)
+    if not folded:
+        raise AccountError("L'identifiant de l'association doit contenir au moins une lettre ou un chiffre ASCII.")
+    for existing in db.session.scalars(select(Organisation.slug)):
+        if ascii_slug(existing, 64) == folded:
+            raise AccountError(f"L'identifiant « {slug} » se confond avec celui de l'association « {existing} » : "
+                               "choisissez-en un autre.")
     prefix = (ref_prefix or _prefix_from(slug)).upper()[:8]
     org = Organisation(slug=slug, name=name.strip(), ref_prefix=prefix)
     db.session.add(org)
@@ -107,8 +119,14 @@ def create_user(email: str, org: Organisation, role: str, password: str,
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
-    if db.session.scalar(select(User).where(func.lower(User.email) == email)):
-        raise AccountError("Un compte existe déjà avec cette adresse.")
+    existing = db.session.scalar(select(User).where(func.lower(User.email) == email))
+    if existing is not None:
+        if existing.org_id == org.id:
+            raise AccountError("Un compte de votre association existe déjà avec cette adresse.")
+        # Addresses are unique across the installation, so a refusal cannot be avoided; it
+        # must not say that the account exists in another association (nor which).
+        raise AccountError("Cette adresse ne peut pas être utilisée pour un nouveau compte : demandez à la "
+                           "personne une autre adresse.")
     user = User(email=email, org_id=org.id, role=role, full_name=full_name.strip(),
                 password_hash=hash_password(password))
     db.session.add(user)
@@ -123,59 +141,155 @@ class LoginResult:
     error: str | None = None
 
 
-GENERIC_LOGIN_ERROR = "Adresse électronique ou mot de passe incorrect."
+# One answer for a wrong password, an unknown address, a locked account and a throttled address:
+# none of them tells an attacker more than the others (nor answers faster: see _dummy_check).
+GENERIC_LOGIN_ERROR = ("Adresse électronique ou mot de passe incorrect. Après plusieurs échecs, la connexion "
+                       "est suspendue quelques minutes.")
+THROTTLED_ERROR = "Trop de tentatives : patientez quelques minutes avant de réessayer."
 
 
-def _register_failure(user: User, now: datetime, max_failures: int, lock_minutes: int) -> None:
-    """Count a failed password or second-factor attempt; lock the account after too many.
+@dataclass
+class Limits:
+    max_failures: int
+    lock_minutes: int
+    window: timedelta
+    ip_max: int
+    global_max: int
 
-    The increment is one SQL statement: parallel guesses cannot lose each other's counts."""
-    count = db.session.execute(
-        update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
-        .returning(User.failed_logins).execution_options(synchronize_session=False)
-    ).scalar_one()
-    user.failed_logins = count
-    db.session.expire(user, ["failed_logins"])
-    if count >= max_failures:
-        db.session.execute(update(User).where(User.id == user.id)
-                           .values(failed_logins=0, locked_until=now + timedelta(minutes=lock_minutes))
-                           .execution_options(synchronize_session=False))
+
+def _limits(max_failures: int | None = None, lock_minutes: int | None = None) -> Limits:
+    from flask import current_app, has_app_context
+
+    config = current_app.config if has_app_context() else {}
+    return Limits(max_failures=max_failures or config.get("LOGIN_MAX_FAILURES", 5),
+                  lock_minutes=lock_minutes or config.get("LOGIN_LOCK_MINUTES", 15),
+                  window=timedelta(minutes=config.get("THROTTLE_WINDOW_MINUTES", 15)),
+                  ip_max=config.get("THROTTLE_IP_MAX_FAILURES", 20),
+                  global_max=config.get("THROTTLE_GLOBAL_MAX_FAILURES", 500))
+
+
+def _dummy_check(password: str) -> None:
+    """Spend the time of a real check, so a refused attempt answers as slowly as a wrong one."""
+    try:
+        _hasher.verify(_DUMMY_HASH, (password or "")[:MAX_PASSWORD])
+    except (VerificationError, InvalidHashError):
+        pass
+
+
+def _reserve(scope: str, user: User | None, ip: str, limits: Limits, now: datetime) -> str | None:
+    """Take one attempt from the address's, the installation's and the account's budgets BEFORE
+    the secret is checked, and commit at once: parallel guesses each need their own reservation,
+    so no more than the budget are ever checked. Returns why the attempt is refused, or None.
+
+    Committing here is deliberate (services usually leave it to the request): the reservation
+    must be visible to the other workers while this one spends ~200 ms in argon2."""
+    from app.auth import throttle
+
+    refused = None
+    if throttle.hit(f"{scope}:ip:{ip or '-'}", limits.window, now) > limits.ip_max:
+        refused = "ip"
+    elif throttle.hit(f"{scope}:all", limits.window, now) > limits.global_max:
+        refused = "global"
+    elif user is not None:
+        # One statement checks the lock and the count and takes the attempt: atomic.
+        taken = db.session.execute(
+            update(User).where(User.id == user.id, User.failed_logins < limits.max_failures,
+                               or_(User.locked_until.is_(None), User.locked_until <= now))
+            .values(failed_logins=User.failed_logins + 1)
+            .execution_options(synchronize_session=False)).rowcount
         db.session.expire(user, ["failed_logins", "locked_until"])
+        if taken != 1:
+            refused = "account"
+    db.session.commit()
+    return refused
+
+
+def _attempt_failed(scope: str, user: User | None, ip: str, limits: Limits, now: datetime) -> None:
+    """The reserved attempt failed: lock the account once its budget is spent (audited)."""
+    if user is None:
+        return
+    locked = db.session.execute(
+        update(User).where(User.id == user.id, User.failed_logins >= limits.max_failures)
+        .values(failed_logins=0, locked_until=now + timedelta(minutes=limits.lock_minutes))
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.expire(user, ["failed_logins", "locked_until"])
+    if locked:
+        audit.record("auth.locked", object_type="user", object_id=user.id, org_id=user.org_id, ip=ip or "",
+                     scope=scope, minutes=limits.lock_minutes)
+
+
+def _attempt_succeeded(scope: str, user: User, ip: str, limits: Limits, now: datetime, *, forgive: bool) -> None:
+    """Give the address and installation budgets back (they count failures) and, unless the
+    second factor is still to come, forgive the account's failures."""
+    from app.auth import throttle
+
+    throttle.refund(f"{scope}:ip:{ip or '-'}", limits.window, now)
+    throttle.refund(f"{scope}:all", limits.window, now)
+    # Forgiven: the count starts again; not forgiven: only this attempt's reservation is returned.
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(failed_logins=0 if forgive else case((User.failed_logins > 0, User.failed_logins - 1), else_=0))
+                       .execution_options(synchronize_session=False))
+    db.session.expire(user, ["failed_logins"])
+
+
+def _refused(scope: str, reason: str, user: User | None, ip: str) -> None:
+    audit.record("auth.throttled", object_type="user", object_id=user.id if user else "inconnu",
+                 org_id=user.org_id if user else None, ip=ip or "", scope=scope, reason=reason)
 
 
 def lock_message(user: User, now: datetime | None = None) -> str | None:
-    """French "wait" message while the account is locked, else None."""
+    """French "wait" message while the account is locked (shown only once the person is logged
+    in, e.g. in « Mon compte »: the login form never says an account is locked)."""
     now = now or utcnow()
     if user.locked_until and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return f"Trop de tentatives de connexion pour ce compte : réessayez dans {minutes} minutes."
+        return f"Trop de tentatives pour ce compte : réessayez dans {minutes} minutes."
     return None
 
 
-def authenticate(email: str, password: str, *, max_failures: int, lock_minutes: int) -> LoginResult:
-    """Check credentials with per-account throttling. Unknown e-mail and wrong password
-    give the same message; a locked account says to wait (without confirming the password)."""
+def _org_of_domain(email: str) -> int | None:
+    """The association whose members use this address's domain, when exactly one does: failed
+    logins at unknown addresses then reach that association's journal, without the address."""
+    domain = email.rpartition("@")[2]
+    if not domain:
+        return None
+    orgs = db.session.scalars(select(User.org_id).where(func.lower(User.email).endswith("@" + domain,
+                                                                                        autoescape=True))
+                              .distinct().limit(2)).all()
+    return orgs[0] if len(orgs) == 1 else None
+
+
+def authenticate(email: str, password: str, *, max_failures: int | None = None, lock_minutes: int | None = None,
+                 ip: str = "") -> LoginResult:
+    """Check credentials. The attempt is reserved (address, installation and account budgets)
+    before the password is checked; unknown address, wrong password, locked account and
+    throttled address all give GENERIC_LOGIN_ERROR after the same argon2 work."""
+    limits = _limits(max_failures, lock_minutes)
     email = (email or "").strip().lower()
     user = db.session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
     now = utcnow()
-    if user is not None and (message := lock_message(user, now)):
-        audit.record("auth.login_throttled", object_type="user", object_id=user.id, org_id=user.org_id)
-        return LoginResult(None, message)
+    refused = _reserve("login", user, ip, limits, now)
+    if refused:
+        _dummy_check(password)
+        _refused("login", refused, user, ip)
+        return LoginResult(None, GENERIC_LOGIN_ERROR)
     if not verify_password(user, password) or user is None or not user.active:
         if user is not None:
-            _register_failure(user, now, max_failures, lock_minutes)
-            audit.record("auth.login_failed", object_type="user", object_id=user.id, org_id=user.org_id)
+            _attempt_failed("login", user, ip, limits, now)
+            audit.record("auth.login_failed", object_type="user", object_id=user.id, org_id=user.org_id, ip=ip)
         else:
-            audit.record("auth.login_failed", object_type="user", object_id="inconnu")
+            audit.record("auth.login_failed", object_type="user", object_id="inconnu", org_id=_org_of_domain(email),
+                         ip=ip)
         return LoginResult(None, GENERIC_LOGIN_ERROR)
-    if not needs_second_factor(user):
-        # With a second factor, failures are only forgiven once the code is right: otherwise
-        # logging in again with the stolen password would reset the count of wrong codes.
-        user.failed_logins = 0
+    # With a second factor, failures are only forgiven once the code is right: otherwise
+    # logging in again with the stolen password would reset the count of wrong codes.
+    _attempt_succeeded("login", user, ip, limits, now, forgive=not needs_second_factor(user))
     user.locked_until = None
     user.last_login_at = now
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if needs_reencryption(user.totp_secret):
+        user.totp_secret = encrypt_secret(decrypt_secret(user.totp_secret))
     audit.record("auth.login", actor=user, obj=user)
     return LoginResult(user)
 
@@ -252,11 +366,16 @@ def enable_totp(user: User, secret: str, code: str, *, now: datetime | None = No
     counter = _matching_counter(secret, code, None, now)
     if counter is None:
         raise AccountError("Code incorrect : saisissez le code à 6 chiffres affiché par l'application.")
-    user.totp_secret = secret
+    user.totp_secret = encrypt_secret(secret)
     user.totp_last_counter = counter
     codes = _new_recovery_codes(user)
     audit.record("auth.2fa_enabled", actor=user, obj=user)
     return codes
+
+
+def totp_secret_of(user: User) -> str | None:
+    """The user's TOTP seed in clear (stored encrypted)."""
+    return decrypt_secret(user.totp_secret)
 
 
 def regenerate_recovery_codes(user: User) -> list[str]:
@@ -268,27 +387,35 @@ def regenerate_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def check_second_factor(user: User, code: str, *, max_failures: int, lock_minutes: int,
-                        now: datetime | None = None) -> str | None:
+def check_second_factor(user: User, code: str, *, max_failures: int | None = None, lock_minutes: int | None = None,
+                        now: datetime | None = None, ip: str = "") -> str | None:
     """Accept a TOTP code (once) or an unused recovery code. Returns None on success or a French
-    error; failures count towards the same per-account lock as passwords."""
+    error; each attempt is reserved from the same per-account budget as passwords (and the
+    address's) before the code is compared."""
+    limits = _limits(max_failures, lock_minutes)
     now = now or utcnow()
     if message := lock_message(user, now):
         return message
+    refused = _reserve("2fa", user, ip, limits, now)
+    if refused:
+        _refused("2fa", refused, user, ip)
+        return lock_message(user, now) or THROTTLED_ERROR
     code = (code or "").strip()[:64]
-    if user.totp_secret and (counter := _matching_counter(user.totp_secret, code, user.totp_last_counter, now)):
+    secret = totp_secret_of(user)
+    if secret and (counter := _matching_counter(secret, code, user.totp_last_counter, now)):
         # Compare-and-swap: two parallel requests with the same code cannot both pass.
         claimed = db.session.execute(
             update(User).where(User.id == user.id,
                                or_(User.totp_last_counter.is_(None), User.totp_last_counter < counter))
-            .values(totp_last_counter=counter, failed_logins=0).execution_options(synchronize_session=False)
+            .values(totp_last_counter=counter).execution_options(synchronize_session=False)
         ).rowcount
-        db.session.expire(user, ["totp_last_counter", "failed_logins"])
-        if claimed != 1:
-            _register_failure(user, now, max_failures, lock_minutes)
-            return "Code incorrect ou déjà utilisé."
-        audit.record("auth.2fa_passed", actor=user, obj=user, method="totp")
-        return None
+        db.session.expire(user, ["totp_last_counter"])
+        if claimed == 1:
+            _attempt_succeeded("2fa", user, ip, limits, now, forgive=True)
+            audit.record("auth.2fa_passed", actor=user, obj=user, method="totp")
+            return None
+        _attempt_failed("2fa", user, ip, limits, now)
+        return lock_message(user, now) or "Code incorrect ou déjà utilisé."
     hashes = json.loads(user.recovery_codes or "[]")
     digest = _hash_recovery(code)
     if code and digest in hashes:
@@ -296,26 +423,43 @@ def check_second_factor(user: User, code: str, *, max_failures: int, lock_minute
         hashes.remove(digest)
         claimed = db.session.execute(
             update(User).where(User.id == user.id, User.recovery_codes == previous)
-            .values(recovery_codes=json.dumps(hashes), failed_logins=0)
-            .execution_options(synchronize_session=False)
+            .values(recovery_codes=json.dumps(hashes)).execution_options(synchronize_session=False)
         ).rowcount
-        db.session.expire(user, ["recovery_codes", "failed_logins"])
-        if claimed != 1:
-            _register_failure(user, now, max_failures, lock_minutes)
-            return "Code incorrect ou déjà utilisé."
-        audit.record("auth.2fa_passed", actor=user, obj=user, method="recovery", left=len(hashes))
-        return None
-    _register_failure(user, now, max_failures, lock_minutes)
-    audit.record("auth.2fa_failed", actor=user, obj=user)
+        db.session.expire(user, ["recovery_codes"])
+        if claimed == 1:
+            _attempt_succeeded("2fa", user, ip, limits, now, forgive=True)
+            audit.record("auth.2fa_passed", actor=user, obj=user, method="recovery", left=len(hashes))
+            return None
+        _attempt_failed("2fa", user, ip, limits, now)
+        return lock_message(user, now) or "Code incorrect ou déjà utilisé."
+    _attempt_failed("2fa", user, ip, limits, now)
+    audit.record("auth.2fa_failed", actor=user, obj=user, ip=ip)
     return lock_message(user, now) or "Code incorrect ou déjà utilisé."
 
 
-def disable_totp(user: User, password: str) -> None:
+def _check_current_password(user: User, password: str, ip: str, scope: str) -> None:
+    """The current password, asked again before a sensitive change: throttled and counted like a
+    login (a stolen session must not become a password-guessing oracle)."""
+    limits = _limits()
+    now = utcnow()
+    refused = _reserve(scope, user, ip, limits, now)
+    if refused:
+        _dummy_check(password)
+        _refused(scope, refused, user, ip)
+        raise AccountError(lock_message(user, now) or THROTTLED_ERROR)
+    if not verify_password(user, password or ""):
+        _attempt_failed(scope, user, ip, limits, now)
+        audit.record("auth.password_check_failed", actor=user, obj=user, ip=ip, scope=scope)
+        # Committed by the caller even though the change is refused: the failure must count.
+        raise AccountError(lock_message(user, now) or "Mot de passe actuel incorrect.")
+    _attempt_succeeded(scope, user, ip, limits, now, forgive=True)
+
+
+def disable_totp(user: User, password: str, *, ip: str = "") -> None:
     """The user turns 2FA off (needs the password; refused when the association requires it)."""
     if user.organisation.require_2fa:
         raise AccountError("Votre association exige la double authentification : elle ne peut pas être désactivée.")
-    if not verify_password(user, password):
-        raise AccountError("Mot de passe actuel incorrect.")
+    _check_current_password(user, password, ip, "password")
     _clear_totp(user)
     audit.record("auth.2fa_disabled", actor=user, obj=user)
 
@@ -326,20 +470,35 @@ def _clear_totp(user: User) -> None:
     user.recovery_codes = "[]"
 
 
+def rekey_secrets() -> int:
+    """Re-encrypt every TOTP seed with the current SECRET_KEY (after a rotation, or seeds stored
+    before encryption). Returns how many were rewritten."""
+    changed = 0
+    for user in db.session.scalars(select(User).where(User.totp_secret.is_not(None))):
+        if needs_reencryption(user.totp_secret):
+            user.totp_secret = encrypt_secret(decrypt_secret(user.totp_secret))
+            changed += 1
+    if changed:
+        audit.record("auth.secrets_rekeyed", count=changed)
+    return changed
+
+
 # --- own account -----------------------------------------------------------------------------
 
-def change_password(user: User, current: str, new: str) -> None:
-    """Needs the current password; ends every session of the user (the caller re-logs the
-    current one) by bumping the session version."""
-    if not verify_password(user, current or ""):
-        raise AccountError("Mot de passe actuel incorrect.")
+def change_password(user: User, current: str, new: str, *, ip: str = "", keep=None) -> None:
+    """Needs the current password; ends every other session of the user (`keep`: the one
+    asking) and bumps the session version."""
+    from app.auth import sessions
+
     if new == current:
         raise AccountError("Le nouveau mot de passe doit être différent de l'actuel.")
     problem = password_problem(new or "")
     if problem:
         raise AccountError(problem)
+    _check_current_password(user, current, ip, "password")
     user.password_hash = hash_password(new)
     user.session_version += 1
+    sessions.revoke_all(user, keep=keep)
     audit.record("auth.password_changed", actor=user, obj=user)
 
 
@@ -379,6 +538,9 @@ def set_active(user: User, active: bool, actor: User) -> None:
         return
     user.active = active
     user.session_version += 1
+    from app.auth import sessions
+
+    sessions.revoke_all(user)
     if active:
         user.failed_logins = 0
         user.locked_until = None
@@ -387,8 +549,11 @@ def set_active(user: User, active: bool, actor: User) -> None:
 
 def reset_totp(user: User, actor: User) -> None:
     """Lost phone: the member enrols again at next login; their open sessions end."""
+    from app.auth import sessions
+
     _clear_totp(user)
     user.session_version += 1
+    sessions.revoke_all(user)
     audit.record("auth.2fa_reset", actor=actor, obj=user)
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.audit import services as audit
-from app.auth import services
-from app.auth.forms import (ActionForm, DisableTotpForm, LoginForm, MemberForm, PasswordChangeForm, ProfileForm,
-                            RequireTotpForm, SecondFactorForm)
+from app.auth import services, sessions
+from app.auth.forms import (ActionForm, DisableTotpForm, ForgotPasswordForm, LoginForm, MemberForm,
+                            PasswordChangeForm, ProfileForm, RequireTotpForm, ResetPasswordForm, SecondFactorForm)
 from app.auth.models import User
 from app.auth.permissions import can
-from app.core.clock import utcnow
 from app.core.views import PUBLIC_ENDPOINTS
 from app.extensions import db, login_manager
 
@@ -23,17 +23,37 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 SECOND_FACTOR_ENDPOINTS = {"auth.second_factor", "auth.enrol_totp", "auth.logout"}
 
 
+def init_app(app) -> None:
+    # Password reset: reached by people who cannot log in (the signed link is the credential).
+    PUBLIC_ENDPOINTS.update({"auth.forgot_password", "auth.reset_password"})
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The session holds "id:version"; a bumped version (password change, deactivation) logs out."""
+    """The cookie holds "id:version" and a session token; the token must name a live row of
+    user_sessions (logout, deactivation, password change and 2FA reset end those rows)."""
     try:
         raw_id, raw_version = user_id.split(":")
         user = db.session.get(User, int(raw_id))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return None
     if user is None or not user.active or str(user.session_version) != raw_version:
         return None
+    row = sessions.find(session.get("sid"))
+    if row is None or row.user_id != user.id:
+        return None
+    g.user_session = row
     return user
+
+
+def _row():
+    """This browser's session row (set by load_user, or by login for the current request)."""
+    return g.get("user_session")
+
+
+def _ip() -> str:
+    # remote_addr is the client's address; behind a proxy only with TRUSTED_PROXIES (ProxyFix).
+    return request.remote_addr or ""
 
 
 @bp.before_app_request
@@ -42,7 +62,7 @@ def require_second_factor():
     users and for every member of an association that requires it (forced enrolment)."""
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS | SECOND_FACTOR_ENDPOINTS:
         return None
-    if not current_user.is_authenticated or session.get("2fa_passed"):
+    if not current_user.is_authenticated or (_row() is not None and _row().second_factor_passed):
         return None
     if not services.needs_second_factor(current_user):
         return None
@@ -63,7 +83,7 @@ def login():
     if form.validate_on_submit():
         result = services.authenticate(
             form.email.data, form.password.data,
-            max_failures=_config("LOGIN_MAX_FAILURES"), lock_minutes=_config("LOGIN_LOCK_MINUTES"),
+            max_failures=_config("LOGIN_MAX_FAILURES"), lock_minutes=_config("LOGIN_LOCK_MINUTES"), ip=_ip(),
         )
         db.session.commit()  # failed attempts and throttling must persist
         if result.user is None:
@@ -72,13 +92,66 @@ def login():
         # A fresh session at login: nothing from before survives (session fixation).
         session.clear()
         login_user(result.user)
-        session["started_at"] = session["seen_at"] = utcnow().isoformat()
+        row, token = sessions.start(result.user, ip=_ip(), user_agent=request.headers.get("User-Agent", ""))
+        db.session.commit()
+        session["sid"] = token
+        g.user_session = row
         target = _safe_next(request.args.get("next"))
         if services.needs_second_factor(result.user):
             session["next"] = target
             return redirect(url_for("auth.second_factor"))
         return redirect(target)
     return render_template("auth/login.html", form=form)
+
+
+FORGOT_SENT = ("Si un compte actif existe à cette adresse, un courriel vient de lui être envoyé avec un lien "
+               "pour choisir un nouveau mot de passe (valable {minutes} minutes). Pensez aux indésirables.")
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a reset link. Same answer, same time, whether the address exists or not."""
+    from app.auth import reset
+    from app.deadlines.mail import SmtpSettings
+
+    settings = SmtpSettings.from_config(current_app.config)
+    form = ForgotPasswordForm()
+    if settings is not None and form.validate_on_submit():
+        user = reset.request_reset(form.email.data, ip=_ip())
+        db.session.commit()
+        if user is not None:
+            minutes = _config("PASSWORD_RESET_MINUTES")
+            link = current_app.config["BASE_URL"] + url_for(
+                "auth.reset_password", token=reset.make_token(user, current_app.config["SECRET_KEY"]))
+            reset.send_in_background(settings, reset.reset_message(user.email, settings.sender, link, minutes))
+        flash(FORGOT_SENT.format(minutes=_config("PASSWORD_RESET_MINUTES")), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form, enabled=settings is not None), 422 if form.errors else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    from app.auth import reset
+
+    user = reset.user_for_token(token, current_app.config["SECRET_KEY"], _config("PASSWORD_RESET_MINUTES"))
+    if user is None:
+        return render_template("auth/reset.html", form=None), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset.complete_reset(user, form.new_password.data, ip=_ip())
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.new_password.errors = [str(exc)]
+        else:
+            db.session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+            session.clear()
+            flash("Mot de passe changé : connectez-vous avec le nouveau. Vos sessions ouvertes ont été fermées.",
+                  "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form), 422 if form.errors else 200
 
 
 def _safe_next(target: str | None) -> str:
@@ -96,7 +169,7 @@ def second_factor():
     """The second step of the login: a TOTP code (once only) or a recovery code."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    if session.get("2fa_passed") or not services.needs_second_factor(current_user):
+    if _row().second_factor_passed or not services.needs_second_factor(current_user):
         return redirect(_safe_next(session.pop("next", None)))
     if not current_user.totp_secret:
         return redirect(url_for("auth.enrol_totp"))
@@ -104,14 +177,17 @@ def second_factor():
     if form.validate_on_submit():
         error = services.check_second_factor(
             current_user, form.code.data,
-            max_failures=_config("LOGIN_MAX_FAILURES"), lock_minutes=_config("LOGIN_LOCK_MINUTES"))
+            max_failures=_config("LOGIN_MAX_FAILURES"), lock_minutes=_config("LOGIN_LOCK_MINUTES"), ip=_ip())
+        if error is None:
+            _row().second_factor_passed = True
         db.session.commit()
         if error is None:
-            session["2fa_passed"] = True
             if services.recovery_codes_left(current_user) <= 2:
                 flash("Il vous reste peu de codes de secours : générez-en de nouveaux dans « Mon compte ».", "warning")
             return redirect(_safe_next(session.pop("next", None)))
         if services.lock_message(current_user):
+            sessions.revoke(_row())
+            db.session.commit()
             logout_user()
             session.clear()
             flash(error, "error")
@@ -127,9 +203,14 @@ def enrol_totp():
         return redirect(url_for("auth.login"))
     if current_user.totp_secret:
         # Changing device goes through "disable" (or an admin reset), never around the second factor.
-        return redirect(url_for("auth.account" if session.get("2fa_passed") else "auth.second_factor"))
-    secret = session.get("pending_totp") or services.new_totp_secret()
-    session["pending_totp"] = secret
+        return redirect(url_for("auth.account" if _row().second_factor_passed else "auth.second_factor"))
+    # The seed being enrolled stays on the server (encrypted), never in the cookie.
+    row = _row()
+    secret = services.decrypt_secret(row.pending_totp) if row.pending_totp else None
+    if not secret:
+        secret = services.new_totp_secret()
+        row.pending_totp = services.encrypt_secret(secret)
+        db.session.commit()
     form = SecondFactorForm()
     if form.validate_on_submit():
         try:
@@ -138,9 +219,9 @@ def enrol_totp():
             db.session.rollback()
             form.code.errors = [str(exc)]
         else:
+            row.pending_totp = None
+            row.second_factor_passed = True
             db.session.commit()
-            session.pop("pending_totp", None)
-            session["2fa_passed"] = True
             return render_template("auth/recovery_codes.html", codes=codes,
                                    next_url=_safe_next(session.pop("next", None)))
     uri = services.totp_uri(current_user, secret)
@@ -157,7 +238,10 @@ def _account_page(status: int = 200, **forms):
     forms.setdefault("password_form", PasswordChangeForm(formdata=None))
     forms.setdefault("disable_form", DisableTotpForm(formdata=None))
     forms.setdefault("digest_form", DigestForm(formdata=None, digest=current_user.digest))
-    return render_template("auth/account.html", action_form=ActionForm(),
+    live = sessions.live(current_user, idle=timedelta(minutes=_config("SESSION_IDLE_MINUTES")),
+                         lifetime=timedelta(hours=_config("SESSION_MAX_HOURS")))
+    return render_template("auth/account.html", action_form=ActionForm(), live_sessions=live,
+                           this_session=_row(), browser_label=sessions.browser_label,
                            codes_left=services.recovery_codes_left(current_user),
                            calendar_url=_calendar_url(create=status == 200), **forms), status
 
@@ -200,9 +284,10 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
+            services.change_password(current_user, form.current_password.data, form.new_password.data,
+                                     ip=_ip(), keep=_row())
         except services.AccountError as exc:
-            db.session.rollback()
+            db.session.commit()  # a wrong current password counts (nothing else was changed)
             form.new_password.errors = [str(exc)]
         else:
             db.session.commit()
@@ -219,9 +304,9 @@ def disable_totp():
     form = DisableTotpForm()
     if form.validate_on_submit():
         try:
-            services.disable_totp(current_user, form.password.data)
+            services.disable_totp(current_user, form.password.data, ip=_ip())
         except services.AccountError as exc:
-            db.session.rollback()
+            db.session.commit()  # a wrong current password counts (nothing else was changed)
             form.password.errors = [str(exc)]
         else:
             db.session.commit()
@@ -379,9 +464,24 @@ def require_totp():
     return redirect(url_for("auth.members"))
 
 
+@bp.route("/account/sessions/end-others", methods=["POST"])
+def end_other_sessions():
+    """« Déconnecter les autres sessions »: every other browser of this account is logged out."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ended = sessions.revoke_all(current_user, keep=_row())
+    audit.record("auth.sessions_ended", actor=current_user, obj=current_user, count=ended)
+    db.session.commit()
+    flash(f"{ended} autre(s) session(s) déconnectée(s)." if ended else "Aucune autre session n'était ouverte.",
+          "success")
+    return redirect(url_for("auth.account", _anchor="sessions"))
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
+        if _row() is not None:
+            sessions.revoke(_row())  # the cookie, even copied, no longer opens anything
         audit.record("auth.logout", actor=current_user, obj=current_user)
         db.session.commit()
     logout_user()

@@ -44,7 +44,7 @@ def backup_verify(path: Path):
     """Vérifie chaque fichier de la sauvegarde PATH contre son empreinte SHA-256 ; code de sortie
     non nul au moindre écart."""
     try:
-        manifest, problems = services.verify_backup(path)
+        manifest, problems = services.verify_backup(path, current_app.config)
     except services.BackupError as exc:
         _fail(str(exc))
     if problems:

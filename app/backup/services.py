@@ -3,6 +3,8 @@
 Layout of a backup (a directory):
 
     manifest.json           format, date, backend, counts, schema revision, every file's SHA-256
+    manifest.sig            HMAC-SHA256 of manifest.json under a key derived from SECRET_KEY: a
+                            manifest rewritten to match altered files is refused by verify/restore
     database.sqlite3        SQLite: a copy made with the online backup API
     database.pgdump         PostgreSQL: pg_dump --format=custom
     files/exhibits/ab/cd/<sha256>   the exhibits, as stored
@@ -18,6 +20,8 @@ exhibit in the snapshot already has its file on disk when the copy starts.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -37,6 +41,8 @@ from app.evidence.storage import SHA256, ExhibitStore, hash_file
 
 FORMAT = "constat-backup/1"
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+SIGNATURE_PREFIX = "hmac-sha256:"
 SQLITE_NAME = "database.sqlite3"
 PGDUMP_NAME = "database.pgdump"
 # Folders of DATA_DIR that are saved; everything else there (index, secret key) is not.
@@ -127,6 +133,40 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
+
+
+# --- signature -----------------------------------------------------------------------------
+
+def _manifest_keys(config) -> list[bytes]:
+    """The current key first, then those of SECRET_KEY_PREVIOUS (backups made before a rotation)."""
+    from app.core.security import derived_key
+
+    secrets_ = [config["SECRET_KEY"]] + [p.strip() for p in (config.get("SECRET_KEY_PREVIOUS") or "").split(",")
+                                         if p.strip()]
+    return [derived_key("backup-manifest/v1", secret) for secret in secrets_]
+
+
+def sign_manifest(config, manifest_bytes: bytes) -> str:
+    return SIGNATURE_PREFIX + hmac.new(_manifest_keys(config)[0], manifest_bytes, hashlib.sha256).hexdigest()
+
+
+def check_signature(config, path: Path) -> None:
+    """Raise BackupError unless manifest.sig authenticates manifest.json with a known key."""
+    try:
+        manifest_bytes = (path / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        raise BackupError(f"{path} n'est pas une sauvegarde Constat : {MANIFEST} absent.") from None
+    try:
+        signature = (path / SIGNATURE).read_text().strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        raise BackupError(f"Manifeste non authentifié : {SIGNATURE} absent ou illisible. Une sauvegarde faite "
+                          "avant la signature des manifestes, ou modifiée, est refusée.") from None
+    for key in _manifest_keys(config):
+        expected = SIGNATURE_PREFIX + hmac.new(key, manifest_bytes, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected, signature):
+            return
+    raise BackupError("Manifeste non authentifié : sa signature ne correspond pas (manifeste modifié, ou "
+                      "sauvegarde faite avec une autre clé secrète : remettez SECRET_KEY d'origine).")
 
 
 # --- create --------------------------------------------------------------------------------
@@ -258,6 +298,8 @@ def create_backup(config, destination: Path, *, now: datetime | None = None) -> 
         manifest.missing_exhibits = sorted(digests - saved)
         (work / MANIFEST).write_text(manifest.to_json())
         _fsync(work / MANIFEST)
+        (work / SIGNATURE).write_text(sign_manifest(config, (work / MANIFEST).read_bytes()) + "\n")
+        _fsync(work / SIGNATURE)
         if destination.exists():
             destination.rmdir()
         os.replace(work, destination)
@@ -269,9 +311,15 @@ def create_backup(config, destination: Path, *, now: datetime | None = None) -> 
 
 # --- verify --------------------------------------------------------------------------------
 
-def verify_backup(path: Path) -> tuple[Manifest, list[str]]:
-    """Re-hash every file of the backup against its manifest. Returns (manifest, problems in French)."""
+def verify_backup(path: Path, config=None) -> tuple[Manifest, list[str]]:
+    """Authenticate the manifest (BackupError if it cannot be), then re-hash every file of the
+    backup against it. Returns (manifest, problems in French). `config`: the app's (SECRET_KEY)."""
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
     path = Path(path).resolve()
+    check_signature(config, path)
     manifest = Manifest.load(path)
     problems = []
     listed = set(manifest.files)
@@ -292,7 +340,7 @@ def verify_backup(path: Path) -> tuple[Manifest, list[str]]:
             problems.append(f"{relative} : le nom ne correspond pas à l'empreinte de la pièce")
     for file in sorted(path.rglob("*")):
         relative = file.relative_to(path).as_posix()
-        if file.is_file() and relative != MANIFEST and relative not in listed:
+        if file.is_file() and relative not in (MANIFEST, SIGNATURE) and relative not in listed:
             problems.append(f"{relative} : fichier non listé dans le manifeste")
     for sha256 in manifest.missing_exhibits:
         problems.append(f"pièce {sha256[:16]}… référencée par la base mais absente du stockage lors de la sauvegarde")
@@ -357,7 +405,7 @@ def restore_backup(config, path: Path) -> RestoreReport:
     """Restore a verified backup into the empty installation described by `config`.
     Raises BackupError (French) when the backup is damaged or the target is not empty."""
     path = Path(path).resolve()
-    manifest, problems = verify_backup(path)
+    manifest, problems = verify_backup(path, config)
     if problems:
         raise BackupError("Sauvegarde endommagée, restauration refusée : " + " ; ".join(problems[:5]))
     url = config["SQLALCHEMY_DATABASE_URI"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, HiddenField, SelectField, SelectMultipleField,
                      StringField, TextAreaField, widgets)
@@ -19,6 +21,10 @@ class FrenchDateField(DateField):
     """A date input whose parse error is in French."""
 
     def process_formdata(self, valuelist):
+        if valuelist and not "".join(valuelist).strip():
+            # Empty is not malformed: DataRequired (or Optional) says what to do.
+            self.data = None
+            return
         try:
             super().process_formdata(valuelist)
         except ValueError:
@@ -44,9 +50,36 @@ def _short(label, max_len=200, required=False):
         Length(max=max_len, message=f"{max_len} caractères au maximum.")])
 
 
+# People copy numbers as they are printed: « 12 34 56 78 90 », « 12.34.56.78.90 ».
+SEPARATORS = re.compile(r"[\s.\-/]+")
+
+
+def strip_separators(value):
+    return SEPARATORS.sub("", value) if isinstance(value, str) else value
+
+
+def normalise_phone(value):
+    """« 0612345678 », « 06.12.34.56.78 » → « 06 12 34 56 78 »; other numbers keep their digits
+    and « + », with single spaces."""
+    if not isinstance(value, str):
+        return value
+    compact = SEPARATORS.sub("", value)
+    if re.fullmatch(r"0\d{9}", compact):
+        return " ".join(compact[i:i + 2] for i in range(0, 10, 2))
+    return " ".join(value.split())
+
+
 def numero_etranger_check(form, field):
-    if field.data and not NUMERO_ETRANGER.match(field.data.strip()):
-        raise ValidationError("Le numéro étranger compte 10 chiffres (9 pour certains anciens numéros).")
+    value = field.data or ""
+    if not value:
+        return
+    if not value.isdigit():
+        raise ValidationError("Le numéro étranger ne contient que des chiffres (les espaces sont acceptés).")
+    if not NUMERO_ETRANGER.match(value):
+        raise ValidationError(f"Le numéro étranger compte 10 chiffres (9 pour certains anciens numéros) : "
+                              f"{len(value)} saisi{'s' if len(value) > 1 else ''}.")
+
+
 
 
 class CaseForm(FlaskForm):
@@ -60,7 +93,10 @@ class CaseForm(FlaskForm):
     birth_date = FrenchDateField("Date de naissance", validators=[Optional()])
     birth_place = _short("Lieu de naissance")
     nationality = _short("Nationalité", 100)
-    numero_etranger = StringField("Numéro étranger (AGDREF)", validators=[Optional(), numero_etranger_check])
+    numero_etranger = StringField("Numéro étranger (AGDREF)", filters=[strip_separators],
+                                  validators=[Optional(), numero_etranger_check])
+    # Free text stays allowed (« 06 12 34 56 78, le soir »); a bare French number is reformatted when
+    # saved (normalise_phone in the view), while a refused form shows it as typed.
     phone = _short("Téléphone", 40)
     email = _short("Courriel", 254)
     address = TextAreaField("Adresse", validators=[Optional(), Length(max=1000, message="1000 caractères au maximum.")])
@@ -86,7 +122,7 @@ class CaseForm(FlaskForm):
     volunteer_id = SelectField("Bénévole référent·e", coerce=str, validators=[Optional()])
     lawyer_id = SelectField("Avocat·e", coerce=str, validators=[Optional()])
 
-    def fill_choices(self, taxonomy, members):
+    def fill_choices(self, taxonomy, members, current_lawyer_id=None):
         blank = [("", "— Choisir —")]
         self.prefecture.choices = blank + departements.choices()
         self.demarche.choices = blank + taxonomy.choices("demarche")
@@ -96,11 +132,14 @@ class CaseForm(FlaskForm):
         self.consequences.choices = taxonomy.choices("consequence")
         people = [(str(u.id), u.display_name) for u in members]
         self.volunteer_id.choices = [("", "— Personne —")] + people
-        self.lawyer_id.choices = [("", "— Personne —")] + people
+        # Only lawyers (and whoever is assigned already, so an edit does not drop them).
+        lawyers = [(str(u.id), u.display_name) for u in members
+                   if u.role == "lawyer" or u.id == current_lawyer_id]
+        self.lawyer_id.choices = [("", "— Personne —")] + lawyers
 
 
 class EventForm(FlaskForm):
-    date = FrenchDateField("Date", validators=[DataRequired(DATE_MSG)])
+    date = FrenchDateField("Date", validators=[DataRequired("Indiquez la date de l'événement.")])
     type = SelectField("Type d'événement", validators=[DataRequired("Choisissez le type.")])
     description = TextAreaField("Ce qui s'est passé", validators=[
         Optional(), Length(max=10_000, message="10 000 caractères au maximum.")])

@@ -39,6 +39,19 @@ FIELD_COLUMNS = {  # CaseInput field -> column, to place service errors in the r
     "narrative": "Récit",
 }
 MAX_ROWS = 100_000
+# In a CSV, only what a spreadsheet program would really run is refused: a function call
+# (« =HYPERLINK( », « =cmd| »), a cell reference (« =A1 », « =Feuil1!B2 ») or arithmetic
+# (« =1+2 »). A narrative that merely starts with « = » (« = rendez-vous annulé ») is text.
+CSV_FORMULA = re.compile(
+    r"""^=\s*(?:[A-Za-z_][\w.]*\s*[(|!]"""          # function call, DDE (=cmd|…), sheet reference
+    r"""|\$?[A-Za-z]{1,3}\$?\d+\b"""                # A1, $B$2
+    r"""|[-+]?[\d.,]+\s*[-+*/^&]\s*[-+]?[\w.,$]+\s*$)"""  # =1+2, =2*A1
+)
+
+
+def is_csv_formula(text: str) -> bool:
+    """True for a CSV cell a spreadsheet program would evaluate as a formula."""
+    return bool(CSV_FORMULA.match(text))
 
 
 @dataclass
@@ -64,6 +77,8 @@ class ImportReport:
     events: int = 0
     references: list[str] = field(default_factory=list)
     dry_run: bool = False
+    # What would be created, row by row, without identity (the web preview): filled by every run.
+    preview: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -229,7 +244,7 @@ class ParsedCase:
 
 
 def _parse_case_row(number: int, values: list, positions: dict[str, int], taxonomy: Taxonomy,
-                    today: date, report: ImportReport) -> ParsedCase | None:
+                    today: date, report: ImportReport, *, from_csv: bool = False) -> ParsedCase | None:
     def cell(column):
         i = positions[column]
         return values[i] if i < len(values) else None
@@ -241,10 +256,12 @@ def _parse_case_row(number: int, values: list, positions: dict[str, int], taxono
     def bad(column, reason):
         report.problems.append(Problem("Cas", number, column, reason))
 
+    # A spreadsheet's text cell is text even when it starts with « = » (real formula cells were
+    # refused while reading, by their type); a CSV has no types, so only clear formulas are refused.
+    # Stored text is safe either way: every export neutralises formulas on the way out.
     for column, i in positions.items():
         raw = values[i] if i < len(values) else None
-        # A CSV cell starting with "=" would become a formula when opened again in a spreadsheet.
-        if isinstance(raw, str) and raw.startswith("="):
+        if from_csv and isinstance(raw, str) and is_csv_formula(raw.strip()):
             bad(column, "formule interdite : saisissez la valeur, pas une formule (ou précédez-la d'une apostrophe).")
 
     dates = {}
@@ -329,7 +346,7 @@ def import_file(path: Path, org, actor=None, *, dry_run: bool = False, max_bytes
     taxonomy = Taxonomy(org.id)
     parsed: list[ParsedCase] = []
     for number, values in case_rows[1:]:
-        item = _parse_case_row(number, values, positions, taxonomy, today, report)
+        item = _parse_case_row(number, values, positions, taxonomy, today, report, from_csv=suffix == ".csv")
         if item is not None:
             parsed.append(item)
     if not parsed and not report.problems:
@@ -357,6 +374,11 @@ def import_file(path: Path, org, actor=None, *, dry_run: bool = False, max_bytes
 
     if report.problems:
         raise ImportRefused(report)
+    report.preview = [{
+        "row": item.row, "reference": item.data.reference, "prefecture": departements.resolve(item.data.prefecture),
+        "demarche": item.data.demarche, "status": item.data.status, "blocage": item.data.blocages[0],
+        "events": len(item.events), "identity": item.data.has_person(),
+    } for item in parsed]
     report.cases = len(parsed)
     report.events = sum(len(p.events) for p in parsed)
     if dry_run:

@@ -259,10 +259,8 @@ class EventInput:
     outcome: str = ""
 
 
-def add_event(case: Case, data: EventInput, actor, *, today: date | None = None) -> Event:
-    """Append a dated event to the timeline. Raises CaseValidationError."""
-    today = today or clock_today()
-    taxonomy = Taxonomy(case.org_id)
+def validate_event(data: EventInput, taxonomy: Taxonomy, today: date) -> dict[str, str]:
+    """Domain checks of a timeline event, shared by the form and add_event: {field: message}."""
     errors = {}
     if data.date is None:
         errors["date"] = "La date de l'événement est obligatoire."
@@ -280,8 +278,16 @@ def add_event(case: Case, data: EventInput, actor, *, today: date | None = None)
     outcome = clean_text(data.outcome).upper()
     if "type" not in errors and (reason := outcome_error(data.type, outcome)):
         errors["outcome"] = reason
+    return errors
+
+
+def add_event(case: Case, data: EventInput, actor, *, today: date | None = None) -> Event:
+    """Append a dated event to the timeline. Raises CaseValidationError."""
+    today = today or clock_today()
+    errors = validate_event(data, Taxonomy(case.org_id), today)
     if errors:
         raise CaseValidationError(errors)
+    outcome = clean_text(data.outcome).upper()
     event = Event(case_id=case.id, date=data.date, type=data.type, outcome=outcome,
                   description=clean_text(data.description), reference=clean_text(data.reference),
                   created_by_id=actor.id if actor is not None else None)

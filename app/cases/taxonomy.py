@@ -50,8 +50,11 @@ class Taxonomy:
             .order_by(Code.kind, Code.org_id.is_not(None), Code.position, Code.code)
         ).all()
         self._by_kind: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        self._descriptions: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         for row in rows:
             self._by_kind.setdefault(row.kind, {})[row.code] = row.label
+            if row.description:
+                self._descriptions.setdefault(row.kind, {})[row.code] = row.description
 
     def labels(self, kind: str) -> dict[str, str]:
         return self._by_kind[kind]
@@ -60,6 +63,11 @@ class Taxonomy:
         if not code:
             return ""
         return self._by_kind.get(kind, {}).get(code, code)
+
+    def descriptions(self, kind: str) -> list[tuple[str, str]]:
+        """(label, description) of the codes that have a description: help text for forms."""
+        return [(self._by_kind[kind][code], text) for code, text in self._descriptions.get(kind, {}).items()
+                if code in self._by_kind[kind]]
 
     def choices(self, kind: str) -> list[tuple[str, str]]:
         return list(self._by_kind[kind].items())

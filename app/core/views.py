@@ -35,8 +35,30 @@ def healthz():
     from app.search import services as search_services
 
     checks["index"] = search_services.index_health()
+    store = current_app.config["EXHIBIT_DIR"]
+    if current_app.config.get("EXHIBIT_STORE"):
+        # A shared store must be mounted: a missing mount would otherwise fill the local folder.
+        checks["exhibit_store"] = "ok" if store.is_dir() and _writable(store) else "indisponible"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+    return jsonify(status="ok" if healthy else "degraded", checks=checks, backends=_backends()), \
+        200 if healthy else 503
+
+
+def _backends() -> dict:
+    """Which backend each part uses on this server: with several servers behind a proxy, each
+    says what it runs on (a server left on SQLite or with its own threads shows at once)."""
+    database = db.engine.dialect.name
+    try:
+        from app.search import pg  # noqa: F401  (the PostgreSQL search backend, when installed)
+        search = "postgresql" if database == "postgresql" else "whoosh"
+    except ImportError:
+        search = "whoosh"
+    return {
+        "database": database,
+        "search": search,
+        "exhibits": "shared" if current_app.config.get("EXHIBIT_STORE") else "local",
+        "workers": "in-app" if current_app.config.get("START_WORKERS") else "external",
+    }
 
 
 def _writable(path) -> bool:

@@ -55,8 +55,46 @@ def evidence_add(reference, path, description, captured_at, org_slug, nature):
                    f"sha256 {exhibit.sha256}).")
 
 
+# An orphan younger than this may be an upload whose row is not committed yet: never removed.
+ORPHAN_MIN_AGE_SECONDS = 3600
+
+
+def remove_orphans_now(orphans) -> tuple[int, int]:
+    """Delete orphan files (no exhibit row, of any case, points to them) older than an hour; each
+    removal is audited with its digest and size. Returns (removed, spared as too recent)."""
+    import time
+
+    from app.audit import services as audit
+    from app.evidence.models import Exhibit
+    from app.evidence.storage import store
+
+    exhibit_store = store()
+    removed = spared = 0
+    for problem in orphans:
+        path = exhibit_store.path_for(problem.sha256)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        if time.time() - stat.st_mtime < ORPHAN_MIN_AGE_SECONDS:
+            spared += 1
+            continue
+        # Checked again right before deleting: a row committed since the scan keeps its file.
+        if db.session.scalar(select(Exhibit.id).where(Exhibit.sha256 == problem.sha256).limit(1)) is not None:
+            continue
+        exhibit_store.remove(problem.sha256)
+        audit.record("exhibit.orphan_removed", object_type="file", object_id=problem.sha256[:16],
+                     sha256=problem.sha256, size=stat.st_size)
+        db.session.commit()
+        removed += 1
+    return removed, spared
+
+
 @evidence_cli.command("verify")
-def evidence_verify():
+@click.option("--remove-orphans", is_flag=True,
+              help="Supprime les fichiers orphelins (aucune pièce ne les référence) de plus d'une heure ; "
+                   "chaque suppression est journalisée.")
+def evidence_verify(remove_orphans):
     """Recalcule l'empreinte de chaque pièce ; code de sortie non nul si une pièce manque ou a changé."""
     import time
 
@@ -64,6 +102,11 @@ def evidence_verify():
 
     started = time.perf_counter()
     report = verify_all()
+    if remove_orphans and report.orphans:
+        removed, spared = remove_orphans_now(report.orphans)
+        click.echo(f"{removed} orphelin(s) supprimé(s) (journalisé)"
+                   + (f", {spared} trop récent(s) gardé(s) (envoi peut-être en cours)" if spared else "") + ".")
+        report = verify_all()
     elapsed = time.perf_counter() - started
     labels = {"missing": "manquant", "altered": "altéré", "orphan": "orphelin (aucune pièce ne le référence)"}
     for problem in report.problems():

@@ -8,7 +8,6 @@ import subprocess  # noqa: S404 - pdftoppm with fixed arguments, no shell
 import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -99,14 +98,17 @@ def read_path(path: Path, mime: str) -> str:
             raise OcrUnavailable(reason)
         from PIL import Image
 
-        import app.evidence.sniff  # noqa: F401 - registers the HEIF opener
+        from app.evidence.thumbnails import render_isolated
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked at upload
-            img = Image.open(path)
-        with img:
-            img.load()
-            return ocr_image(img)
+        # Decoded and scaled down in a separate process with memory and time limits (a hostile
+        # image never swells the web worker); Tesseract then reads the bounded PNG.
+        with tempfile.TemporaryDirectory(prefix="constat-ocr-") as tmp:
+            scaled = Path(tmp) / "image.png"
+            if not render_isolated(path, mime, MAX_OCR_SIDE, scaled):
+                raise ValueError("image not decodable within the renderer's limits")
+            with Image.open(scaled) as img:
+                img.load()
+                return ocr_image(img)
     if mime == "application/pdf":
         text = pdf_text(path)
         if len("".join(text.split())) >= 20:

@@ -22,7 +22,7 @@ from app.cases.services import clean_text, enqueue_index
 from app.core.clock import utcnow
 from app.evidence import sniff
 from app.evidence.models import CustodyRecord, Exhibit, OcrJob
-from app.evidence.storage import hash_file, store
+from app.evidence.storage import StoreError, hash_file, store
 from app.extensions import db
 from app.legal.codes import NATURES, default_nature
 
@@ -126,7 +126,16 @@ def add_exhibit(case: Case, stream: BinaryIO | bytes, filename: str | None, acto
         return AddResult(existing, duplicate=True)
 
     # The file first: if anything below fails, the bytes stay as an orphan that verify reports.
-    store().put(data)
+    try:
+        store().put(data)
+    except (OSError, StoreError) as exc:
+        # A full or read-only disk, or a shared store whose mount is missing: nothing is recorded.
+        from flask import current_app
+
+        current_app.logger.warning("exhibit store refused a write: %s", type(exc).__name__)
+        raise ExhibitRefused("Le dépôt des pièces n'accepte aucun fichier pour le moment (disque plein, en "
+                             "lecture seule ou dépôt partagé absent) : rien n'a été enregistré. Réessayez "
+                             "plus tard et prévenez l'administration.") from None
     # Serialise numbering per case (row lock on PostgreSQL; SQLite has one writer anyway).
     db.session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
     last = db.session.scalar(select(func.max(Exhibit.number)).where(Exhibit.case_id == case.id)) or 0

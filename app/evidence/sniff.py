@@ -24,6 +24,11 @@ except ImportError:  # pragma: no cover - pillow-heif is pinned in requirements.
 
 # Images larger than this are refused (decompression bombs); a 108 Mpx phone photo still passes.
 MAX_IMAGE_PIXELS = 120_000_000
+# Memory one decoded image may take, whatever its pixel count: a 462 KB PNG can declare
+# 10,900² RGBA pixels (475 MB once decoded). Checked from the header, before any decoding.
+MAX_DECODED_BYTES = 256 * 1024 * 1024
+# The largest side thumbnails and OCR decode a JPEG at (Pillow's draft mode picks 1/2, 1/4, 1/8).
+JPEG_DECODE_SIDE = 4000
 NAME_LIMIT = 150
 
 # Sniffed type -> (label in French, accepted extensions; the first is canonical).
@@ -190,6 +195,12 @@ def _check_image(data: bytes, result: Inspection) -> None:
                 if width * height > MAX_IMAGE_PIXELS or width <= 0 or height <= 0:
                     raise Refused(f"L'image annonce {width} × {height} pixels : c'est au-delà de la limite "
                                   f"({MAX_IMAGE_PIXELS // 1_000_000} millions de pixels), elle est refusée.")
+                needed = decoded_bytes(img.mode, width, height, img.format)
+                if needed > MAX_DECODED_BYTES:
+                    raise Refused(f"L'image annonce {width} × {height} pixels ({img.mode}) : une fois ouverte, elle "
+                                  f"occuperait {needed // (1024 * 1024)} Mo de mémoire, au-delà de la limite "
+                                  f"({MAX_DECODED_BYTES // (1024 * 1024)} Mo) ; elle est refusée. Réduisez sa taille "
+                                  "ou faites une capture d'écran.")
                 if img.format == "JPEG":
                     # Decode at 1/8 scale: every byte is still read, so truncation is still caught.
                     img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
@@ -206,6 +217,33 @@ def _check_image(data: bytes, result: Inspection) -> None:
         if "truncated" in str(exc).lower():
             raise Refused("L'image est tronquée (fichier incomplet) : reprenez la capture ou le transfert.") from None
         raise Refused("L'image est endommagée et ne peut pas être ouverte.") from None
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """Bytes Pillow uses per pixel in memory: one-band 8-bit modes 1, 16-bit 2, everything
+    else 4 (RGB is stored as 32 bits, like RGBA)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def jpeg_draft_scale(width: int, height: int, side: int = JPEG_DECODE_SIDE) -> int:
+    """The reduction Pillow's JPEG draft mode applies when asked for `side` × `side` (as in
+    JpegImageFile.draft: the largest of 8, 4, 2, 1 not above the ratio)."""
+    ratio = min(width // side, height // side)
+    return next((s for s in (8, 4, 2) if ratio >= s), 1)
+
+
+def decoded_bytes(mode: str, width: int, height: int, fmt: str | None) -> int:
+    """Memory needed to decode the image as thumbnails and OCR do, from its header only; twice
+    the image for modes converted (palette with transparency, CMYK…) before use."""
+    if fmt == "JPEG":
+        scale = jpeg_draft_scale(width, height)
+        width, height = -(-width // scale), -(-height // scale)
+    size = width * height * _bytes_per_pixel(mode)
+    return size if mode in ("RGB", "RGBA", "L", "LA") else size + width * height * 4
 
 
 def _exif_date(img: Image.Image) -> datetime | None:
@@ -228,16 +266,79 @@ def _check_pdf(data: bytes) -> None:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    if _raw_active(data):
+        raise Refused(ACTIVE_PDF_REASON)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            return  # kept as received; the text cannot be read
+            try:  # most "protected" PDFs open with an empty user password (owner password only)
+                if not reader.decrypt(""):
+                    return  # kept as received; the text cannot be read (nor its actions: see ACTIVE_PDF)
+            except Exception:  # noqa: BLE001 - unsupported encryption: kept as received
+                return
         if len(reader.pages) == 0:
             raise Refused("Ce PDF ne contient aucune page.")
+        if _has_active_content(reader):
+            raise Refused(ACTIVE_PDF_REASON)
     except Refused:
         raise
     except (PdfReadError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
         raise Refused("Ce PDF est endommagé et ne peut pas être ouvert.") from None
+
+
+# Actions that run code or programs. An action's type (/S /JavaScript, /S /Launch) is a name in
+# clear even in an encrypted PDF; names may be written with #xx escapes (/J#61vaScript). The raw
+# scan looks for those two long names only (a short one like /JS could occur by chance inside
+# compressed image data); the walk over the parsed objects also finds /JS and /JavaScript keys.
+ACTIVE_PDF = re.compile(rb"/(?:J|L|#4[aAcC])(?:[A-Za-z]|#[0-9a-fA-F]{2}){5,31}")
+_ACTIVE_NAMES = {"/JavaScript", "/JS", "/Launch"}
+ACTIVE_PDF_REASON = ("Ce PDF contient du code (JavaScript) ou une action qui lance un programme : il est refusé, "
+                     "car il pourrait s'exécuter chez l'avocat·e ou au tribunal. Ouvrez-le et « Imprimer » → "
+                     "« Enregistrer au format PDF », puis ajoutez cette copie.")
+_MAX_PDF_OBJECTS = 50_000
+
+
+def _pdf_name(raw: bytes) -> str:
+    return "/" + re.sub(rb"#([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), raw[1:]).decode("latin-1")
+
+
+def _raw_active(data: bytes) -> bool:
+    return any(_pdf_name(m.group()) in ("/JavaScript", "/Launch") for m in ACTIVE_PDF.finditer(data))
+
+
+def _has_active_content(reader) -> bool:
+    """Walk every object reachable from the trailer: a /JavaScript or /JS entry, or an action
+    whose /S is /JavaScript or /Launch (OpenAction, AA, annotations, name trees)."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+    seen: set[tuple[int, int]] = set()
+    stack = [reader.trailer]
+    visited = 0
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            key = (obj.idnum, obj.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                obj = obj.get_object()
+            except Exception:  # noqa: BLE001, S112 - a dangling reference is not active content
+                continue
+        visited += 1
+        if visited > _MAX_PDF_OBJECTS:
+            return True  # far beyond any real document: refuse rather than walk on
+        if isinstance(obj, DictionaryObject):
+            for name, value in obj.items():
+                if name in ("/JavaScript", "/JS"):
+                    return True
+                if name == "/S" and isinstance(value, NameObject) and value in ("/JavaScript", "/Launch"):
+                    return True
+                if name != "/Parent":
+                    stack.append(value)
+        elif isinstance(obj, ArrayObject):
+            stack.extend(obj)
+    return False
 
 
 def decode_text(data: bytes) -> str:

@@ -25,8 +25,15 @@ class StoreError(Exception):
 class ExhibitStore:
     """Files at root/ab/cd/<sha256>; originals are written once and made read-only."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, *, must_exist: bool = False):
         self.root = Path(root).resolve()
+        # A shared store (EXHIBIT_STORE) is never created here: an unmounted share would
+        # otherwise fill a local folder that the other servers cannot see.
+        self.must_exist = must_exist
+
+    def _check_root(self) -> None:
+        if self.must_exist and not self.root.is_dir():
+            raise StoreError("dépôt partagé des pièces introuvable (EXHIBIT_STORE) : vérifiez le montage")
 
     def path_for(self, sha256: str) -> Path:
         """Where the bytes of this digest live; refuses anything that is not a lowercase digest
@@ -48,6 +55,7 @@ class ExhibitStore:
         over the final name and the folder fsynced: a crash leaves either no file or the whole
         file, never a partial one under a digest name. Same bytes twice: same file.
         """
+        self._check_root()
         if isinstance(data, bytes | bytearray | memoryview):
             sha256 = hashlib.sha256(data).hexdigest()
             target = self.path_for(sha256)
@@ -157,4 +165,4 @@ def _unlink_quietly(path) -> None:
 
 def store() -> ExhibitStore:
     """The store of the current app (EXHIBIT_DIR)."""
-    return ExhibitStore(current_app.config["EXHIBIT_DIR"])
+    return ExhibitStore(current_app.config["EXHIBIT_DIR"], must_exist=bool(current_app.config.get("EXHIBIT_STORE")))

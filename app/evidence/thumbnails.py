@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 from flask import current_app
@@ -15,7 +15,9 @@ SIZES = {"thumb": 320, "preview": 1600}
 
 
 def cache_dir() -> Path:
-    return (Path(current_app.config["DATA_DIR"]) / "thumbnails").resolve()
+    # THUMBNAIL_DIR sits beside a shared EXHIBIT_STORE (app/config.py), so every server shares it.
+    configured = current_app.config.get("THUMBNAIL_DIR")
+    return Path(configured or Path(current_app.config["DATA_DIR"]) / "thumbnails").resolve()
 
 
 def cached_path(sha256: str, variant: str) -> Path:
@@ -32,6 +34,69 @@ def can_render(mime: str) -> bool:
     return mime.startswith("image/") or mime == "application/pdf"
 
 
+# The renderer runs in its own short-lived Python process (isolated mode: it imports Pillow, not
+# the app) that caps its own address space and CPU time before reading the file: a hostile image
+# that passed the upload checks can exhaust that process, never the web worker. pdftoppm, its
+# child for PDFs, inherits the same limits.
+RENDER_MEMORY_BYTES = 1536 * 1024 * 1024
+RENDER_CPU_SECONDS = 60
+RENDER_TIMEOUT = 90  # wall clock, seconds
+_WORKER = r"""
+import os, resource, subprocess, sys, tempfile, warnings
+source, mime, size, out, memory, cpu, pdftoppm = sys.argv[1:8]
+resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
+resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu)))
+size = int(size)
+from PIL import Image, ImageOps
+try:
+    from pillow_heif import register_heif_opener
+    register_heif_opener()
+except ImportError:
+    pass
+Image.MAX_IMAGE_PIXELS = 120_000_000  # the upload's limit (app/evidence/sniff.py)
+with tempfile.TemporaryDirectory(prefix="constat-render-") as tmp:
+    if mime == "application/pdf":
+        if not pdftoppm:
+            sys.exit(3)
+        subprocess.run([pdftoppm, "-png", "-f", "1", "-l", "1", "-scale-to", str(size), source,
+                        os.path.join(tmp, "page")], check=True, capture_output=True, timeout=int(cpu))
+        pages = sorted(n for n in os.listdir(tmp) if n.endswith(".png"))
+        if not pages:
+            sys.exit(4)
+        img = Image.open(os.path.join(tmp, pages[0]))
+        img.load()
+        image = img
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+        if img.format == "JPEG":
+            img.draft("RGB", (size, size))  # decode at reduced scale: fast and small for big photos
+        img.load()
+        image = ImageOps.exif_transpose(img)
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    image.thumbnail((size, size))
+    image.save(out, "PNG", compress_level=3)
+"""
+
+
+def render_isolated(source: Path, mime: str, size: int, out: Path) -> bool:
+    """Write a PNG of the file (first page of a PDF) no larger than size × size into `out`, in a
+    separate process with memory and time limits. False when it could not (limits, damage)."""
+    import shutil
+    import subprocess  # noqa: S404 - fixed interpreter and arguments, no shell
+
+    args = [sys.executable, "-I", "-c", _WORKER, str(source), mime, str(size), str(out),
+            str(RENDER_MEMORY_BYTES), str(RENDER_CPU_SECONDS), shutil.which("pdftoppm") or ""]
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=RENDER_TIMEOUT, check=False,  # noqa: S603
+                              env={"PATH": os.environ.get("PATH", ""), "OMP_THREAD_LIMIT": "1"})
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0 and out.is_file() and out.stat().st_size > 0
+
+
 def get(sha256: str, mime: str, variant: str) -> Path | None:
     """The PNG rendering of an exhibit at this size (made once), or None when it has no picture."""
     if not can_render(mime):
@@ -44,49 +109,19 @@ def get(sha256: str, mime: str, variant: str) -> Path | None:
     source = store().path_for(sha256)
     if not source.is_file():
         return None
-    image = _render(source, mime, SIZES[variant])
-    if image is None:
-        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".thumb-", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, "PNG", compress_level=3)
+        if not render_isolated(source, mime, SIZES[variant], Path(temp)):
+            Path(temp).unlink(missing_ok=True)
+            return None
+        # On disk before it gets its final name: on a shared store, a truncated thumbnail left by
+        # a crash would otherwise be served by every server for ever.
+        with open(temp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
-
-
-def _render(source: Path, mime: str, size: int):
-    from PIL import Image, ImageOps
-
-    import app.evidence.sniff  # noqa: F401 - registers the HEIF opener
-
-    if mime == "application/pdf":
-        from app.evidence.ocr import OcrUnavailable, render_pdf_pages
-
-        try:
-            pages = render_pdf_pages(source, 1, 0, scale_to=size)
-        except (OcrUnavailable, OSError, ValueError, RuntimeError):
-            return None
-        except Exception:  # noqa: BLE001 - subprocess errors, timeouts: no thumbnail, still downloadable
-            return None
-        if not pages:
-            return None
-        image = pages[0]
-    else:
-        with warnings.catch_warnings():
-            # Checked against sniff.MAX_IMAGE_PIXELS at upload; Pillow's lower warning level is noise here.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(source)
-        with img:
-            if img.format == "JPEG":
-                img.draft("RGB", (size, size))  # decode at reduced scale: fast for big photos
-            img.load()
-            image = ImageOps.exif_transpose(img)
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    image.thumbnail((size, size))
-    return image

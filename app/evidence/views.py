@@ -24,6 +24,7 @@ from app.evidence.services import ExhibitRefused, ExhibitTooLarge
 from app.evidence.storage import store
 from app.extensions import db
 from app.legal.codes import NATURES
+from app.privacy.masking import redactor
 
 bp = Blueprint("evidence", __name__, template_folder="templates")
 
@@ -68,7 +69,7 @@ def upload(case_id: int):
     nature = request.form.get("nature", "")[:40]
     typed = {"description": description, "captured_at": captured_at, "event_id": event_id, "nature": nature}
     if not files:
-        return _refused(case, ["Choisissez au moins un fichier à ajouter."], **typed)
+        return _refused(case, ["Choisissez au moins un fichier à ajouter."], missing_file=True, **typed)
     try:
         services.check_nature(nature)
     except ExhibitRefused as exc:
@@ -105,9 +106,12 @@ def upload(case_id: int):
     return redirect(url_for("cases.show_case", case_id=case.id, _anchor="pieces"))
 
 
-def _refused(case, reasons: list[str], *, description: str, captured_at: str, event_id: str, nature: str):
-    """Nothing stored: say why, and offer the form again with what was typed."""
+def _refused(case, reasons: list[str], *, description: str, captured_at: str, event_id: str, nature: str,
+             missing_file: bool = False):
+    """Nothing stored: say why, and offer the form again with what was typed. No file at all is
+    not a refused pièce: the page says what is missing instead."""
     return render_template("evidence/refused.html", case=case, reasons=reasons, description=description,
+                           missing_file=missing_file,
                            captured_at=captured_at, event_id=event_id, nature=nature, natures=NATURES,
                            events=_events(case), accept=ACCEPT, taxonomy=Taxonomy(case.org_id),
                            max_mb=_max_mb()), 422
@@ -234,7 +238,9 @@ def render_section(case) -> Markup:
         withdrawn=services.withdrawn_exhibits(case) if can(current_user, "exhibits.manage") else [],
         events=_events(case), taxonomy=Taxonomy(case.org_id), accept=ACCEPT, max_mb=_max_mb(),
         h=services, can_render=thumbnails.can_render, ocr_available=ocr.engine_status()[0],
-        description="", captured_at="", event_id="", nature="", natures=NATURES))
+        description="", captured_at="", event_id="", nature="", natures=NATURES,
+        # Descriptions and file names are free text: masked for roles without identity.view.
+        redact=redactor(case, can(current_user, "identity.view"))))
 
 
 def init_app(app: Flask) -> None:

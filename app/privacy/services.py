@@ -67,6 +67,39 @@ def withdraw_consent(case: Case, withdrawn_on: date | None, actor, *, today: dat
     audit.record("consent.withdraw", actor=actor, obj=case, withdrawn_on=withdrawn_on.isoformat())
 
 
+# A withdrawal recorded by mistake (wrong case, wrong date) can be undone by an admin this long after.
+UNDO_WITHDRAWAL = timedelta(days=1)
+
+
+def withdrawal_recorded_at(case: Case):
+    """When the current withdrawal was recorded (the journal's time), or None."""
+    from app.audit.models import AuditRecord
+
+    return db.session.scalar(select(AuditRecord.at).where(
+        AuditRecord.action == "consent.withdraw", AuditRecord.object_type == "case",
+        AuditRecord.object_id == str(case.id)).order_by(AuditRecord.seq.desc()).limit(1))
+
+
+def can_undo_withdrawal(case: Case, now: datetime | None = None) -> bool:
+    person = case.person
+    if person is None or person.consent_withdrawn_at is None or case.anonymised_at is not None:
+        return False
+    recorded = withdrawal_recorded_at(case)
+    return recorded is not None and (now or utcnow()) - recorded <= UNDO_WITHDRAWAL
+
+
+def undo_withdrawal(case: Case, actor, *, now: datetime | None = None) -> None:
+    """Cancel a withdrawal recorded less than a day ago (a mistake). Raises PrivacyError."""
+    if case.person is None or case.person.consent_withdrawn_at is None:
+        raise PrivacyError("Aucun retrait du consentement n'est enregistré sur ce dossier.")
+    if not can_undo_withdrawal(case, now):
+        raise PrivacyError("Le retrait a été enregistré il y a plus d'un jour : il ne peut plus être annulé.")
+    withdrawn_on = case.person.consent_withdrawn_at
+    case.person.consent_withdrawn_at = None
+    db.session.flush()
+    audit.record("consent.withdraw_undo", actor=actor, obj=case, withdrawn_on=withdrawn_on.isoformat())
+
+
 def set_legal_hold(case: Case, hold: bool, actor) -> bool:
     """Put a case under legal hold (a court case: never erased nor anonymised) or lift it.
     Returns True if the flag changed."""

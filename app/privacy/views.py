@@ -11,7 +11,6 @@ from markupsafe import Markup
 
 from app.auth.permissions import can
 from app.cases.services import get_case_or_404
-from app.core.clock import utcnow
 from app.extensions import db
 from app.privacy import services
 from app.privacy.forms import ErasureForm, LegalHoldForm, RetentionForm, WithdrawalForm
@@ -30,13 +29,13 @@ def require(capability: str) -> None:
 
 def case_section(case) -> Markup:
     """The "Données personnelles" section of the case page."""
+    # No date filled in: the date of a withdrawal is chosen, never assumed to be today.
     withdrawal = WithdrawalForm()
-    if withdrawal.withdrawn_on.data is None:
-        withdrawal.withdrawn_on.data = utcnow().date()
     # render_template autoescapes: the Markup only stops the case page escaping it twice.
     return Markup(render_template(  # noqa: S704
         "privacy/case_section.html", case=case, withdrawal=withdrawal, hold_form=LegalHoldForm(),
-        erasure=ErasureForm(), show_identity=can(current_user, "identity.view")))
+        erasure=ErasureForm(), show_identity=can(current_user, "identity.view"),
+        can_undo_withdrawal=can(current_user, "privacy.erase") and services.can_undo_withdrawal(case)))
 
 
 def _back(case_id: int):
@@ -51,6 +50,10 @@ def withdraw_consent(case_id: int):
     if not form.validate_on_submit():
         flash(" ".join(form.withdrawn_on.errors) or "Formulaire invalide.", "error")
         return _back(case.id)
+    # The effects are named next to this box: ticking it is the confirmation.
+    if request.form.get("confirm") != "1":
+        flash("Retrait non enregistré : cochez la case qui confirme la demande de la personne.", "error")
+        return _back(case.id)
     try:
         services.withdraw_consent(case, form.withdrawn_on.data, current_user)
     except services.PrivacyError as exc:
@@ -60,6 +63,22 @@ def withdraw_consent(case_id: int):
     db.session.commit()
     flash("Retrait du consentement enregistré. Si la personne demande l'effacement de ses données, "
           "un·e administrateur·rice peut le faire depuis cette page.", "success")
+    return _back(case.id)
+
+
+@bp.route("/cases/<int:case_id>/consent/undo", methods=["POST"])
+def undo_withdrawal(case_id: int):
+    """An admin cancels a withdrawal recorded by mistake, within a day."""
+    case = get_case_or_404(case_id, current_user)
+    require("privacy.erase")
+    try:
+        services.undo_withdrawal(case, current_user)
+    except services.PrivacyError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _back(case.id)
+    db.session.commit()
+    flash("Retrait du consentement annulé : le consentement recueilli s'applique de nouveau.", "success")
     return _back(case.id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 from whoosh.lang.snowball.french import FrenchStemmer
@@ -33,11 +34,14 @@ _CYRILLIC = str.maketrans({
 _stemmer = FrenchStemmer()
 
 
+# One translation table: combining marks dropped, then the extra letters (a C-level pass).
+_FOLD_TABLE = {cp: None for cp in range(0x300, 0x10000) if unicodedata.combining(chr(cp))}
+_FOLD_TABLE.update(_EXTRA_FOLD)
+
+
 def fold(text: str) -> str:
     """Lower case, strip accents and diacritics in every script, normalise a few letters."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return text.translate(_EXTRA_FOLD)
+    return unicodedata.normalize("NFKD", text.lower()).translate(_FOLD_TABLE)
 
 
 @lru_cache(maxsize=300_000)
@@ -128,29 +132,85 @@ def unit_key(whole: str, parts: tuple[str, ...]) -> str:
     return primary_form(parts[0]) if parts else ""
 
 
-def text_terms(text: str, skip=None) -> tuple[list[str], list[str]]:
+@lru_cache(maxsize=500_000)
+def _token(raw: str) -> tuple[str, frozenset[str], tuple[str, ...], str, str, bool]:
+    """Everything text_terms needs of one word or compound, computed once per distinct spelling:
+    (whole, folded parts, index terms, shingle key, the single part or '', holds a digit)."""
+    whole, parts = _compound(raw)
+    return (whole, frozenset(fold_word(p) for p in parts), tuple(unit_terms(whole, parts)), unit_key(whole, parts),
+            parts[0] if len(parts) == 1 else "", bool(whole) and any(c.isdigit() for c in whole))
+
+
+def text_terms(text: str, skip=None, identifiers: list[str] | None = None) -> tuple[list[str], list[str]]:
     """(terms, shingles) of a text. Shingles join consecutive non-stop units: 'titr sejour'.
 
     `skip` = (folded names, numbers, emails): units carrying a person's own values are left out
     (they are searchable only through the personal field).
+    `identifiers`: if given, compounds holding digits (2025-CCC-884213, FX-9087, a date) are
+    left out too and their terms appended to it (what roles without identity must not match).
     """
     terms: list[str] = []
     shingles: list[str] = []
     previous = ""
     names, numbers, emails = skip or ((), (), ())
-    for _start, _end, whole, parts in units(text):
-        if skip and (any(fold_word(p) in names for p in parts) or (whole and whole in emails)
-                     or (len(parts) == 1 and parts[0] in numbers)):
+    for match in WORD.finditer(text):
+        whole, folded, unit, key, single, has_digit = _token(match.group())
+        if skip and ((names and not folded.isdisjoint(names)) or (whole and whole in emails)
+                     or (single and single in numbers)):
             previous = ""
             continue
-        terms.extend(unit_terms(whole, parts))
-        key = unit_key(whole, parts)
+        if identifiers is not None and has_digit:
+            identifiers.extend(unit)
+            previous = ""
+            continue
+        terms.extend(unit)
         if not key:
             continue  # stop words are skipped, as in a phrase search that ignores them
         if previous:
             shingles.append(f"{previous}_{key}")
         previous = key
     return terms, shingles
+
+
+def split_terms(text: str, masked: list[tuple[int, int]], skip=None):
+    """One pass over a text of which `masked` passages (sorted (start, end)) are hidden from roles
+    without identity: (public terms, public shingles, full terms, full shingles).
+
+    Public: the units outside the passages, without compounds holding digits, shingles broken at
+    each passage. Full: text_terms(text, skip), what identity roles find.
+    """
+    public: list[str] = []
+    public_shingles: list[str] = []
+    full: list[str] = []
+    full_shingles: list[str] = []
+    previous = public_previous = ""
+    names, numbers, emails = skip or ((), (), ())
+    passages = iter(masked)
+    current = next(passages, None)
+    for match in WORD.finditer(text):
+        start, end = match.span()
+        while current is not None and current[1] <= start:
+            current = next(passages, None)
+        hidden = current is not None and current[0] < end
+        whole, folded, unit, key, single, has_digit = _token(match.group())
+        if skip and ((names and not folded.isdisjoint(names)) or (whole and whole in emails)
+                     or (single and single in numbers)):
+            previous = public_previous = ""
+            continue
+        full.extend(unit)
+        if key:
+            if previous:
+                full_shingles.append(f"{previous}_{key}")
+            previous = key
+        if hidden or has_digit:
+            public_previous = ""
+            continue
+        public.extend(unit)
+        if key:
+            if public_previous:
+                public_shingles.append(f"{public_previous}_{key}")
+            public_previous = key
+    return public, public_shingles, full, full_shingles
 
 
 def name_terms(text: str) -> list[str]:
@@ -192,15 +252,16 @@ def join_terms(terms) -> str:
 
     Each term is kept at most TF_CAP times: ranking is TF-IDF (whoosh can skip whole posting
     blocks with it, unlike BM25), and the cap gives it BM25's saturation: a word repeated by an
-    OCR'd page does not outweigh a rarer word of the query.
+    OCR'd page does not outweigh a rarer word of the query. Order does not matter to the index.
     """
-    counts: dict[str, int] = {}
-    kept = []
-    for term in terms:
-        if not term:
-            continue
-        seen = counts.get(term, 0)
-        if seen < TF_CAP:
-            counts[term] = seen + 1
-            kept.append(term.replace(" ", "_"))
-    return " ".join(kept)
+    counts = Counter(terms)
+    counts.pop("", None)
+    return " ".join(term.replace(" ", "_") if count == 1 else " ".join([term.replace(" ", "_")] * min(count, TF_CAP))
+                    for term, count in counts.items())
+
+
+def count_terms(terms) -> dict[bytes, int]:
+    """What join_terms gives, counted: {UTF-8 term: frequency capped at TF_CAP} (bulk loading)."""
+    counts = Counter(terms)
+    counts.pop("", None)
+    return {term.replace(" ", "_").encode("utf-8"): min(count, TF_CAP) for term, count in counts.items()}

@@ -18,9 +18,32 @@ cli_groups = [search_cli]
 
 
 @search_cli.command("reindex")
-def reindex() -> None:
-    """Reconstruit l'index à partir de la base de données."""
-    count = services.rebuild_index(wait=True)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Processus qui préparent les documents pendant que l'index s'écrit.")
+def reindex(workers: int) -> None:
+    """Reconstruit l'index à partir de la base de données (barre de progression)."""
+    bar = None
+    shown = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar, shown
+        if bar is False:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="Dossiers indexés", show_eta=True, show_pos=True)
+            bar.__enter__()
+        bar.update(done - shown)
+        shown = done
+        if done >= total:
+            bar.__exit__(None, None, None)
+            bar = False  # closed: the segment is written after the last document
+            click.echo("Écriture de l'index sur le disque…")
+
+    try:
+        count = services.rebuild_index(wait=True, workers=workers, progress=progress)
+    finally:
+        if bar:
+            bar.__exit__(None, None, None)
     click.echo(f"Index reconstruit : {count} dossier{'s' if count > 1 else ''}.")
 
 

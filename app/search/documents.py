@@ -1,4 +1,5 @@
-"""What the index holds for a case: read from the database, split into personal and non-personal."""
+"""What the index holds for a case: read from the database, split into what every role may find
+and what only roles that may see identities find."""
 
 from __future__ import annotations
 
@@ -13,22 +14,32 @@ from app.cases.models import Case, Code
 from app.core import departements
 from app.core.formats import date_fr
 from app.evidence.models import Exhibit
+from app.privacy import masking
 from app.search import analysis
 
-MASK = "[…]"
 PHONE_LIKE = re.compile(r"\+?\d[\d .\-]{6,}\d")
 OCR_LIMIT = 200_000  # characters of OCR text indexed per exhibit
 
 
 @dataclass
 class Source:
-    """One piece of a case's text, as shown in an excerpt: 'Récit', 'Pièce n° 3'…"""
+    """One piece of a case's text, as shown in an excerpt: 'Récit', 'Pièce n° 3'…
+
+    `text` is what roles with identity.view see and find. `public_spans` are the passages of it
+    masked for the other roles (app.privacy.masking), or None when they must neither see nor
+    match any of it (text read from a pièce, the ANEF number, the person's record).
+    """
 
     label: str
     text: str
-    personal: bool = False
-    index_text: str | None = None  # what is indexed when it differs from what is shown
-    shown_with_identity_only: bool = False  # indexed, but never quoted in excerpts without identity
+    public_spans: list[tuple[int, int]] | None = None
+    index_text: str | None = None  # what is indexed when it differs from what is shown (no spans then)
+    personal: bool = False  # the person's record: indexed field by field, never as text
+
+    @property
+    def public(self) -> str | None:
+        """What roles without identity see of it (None: nothing)."""
+        return None if self.public_spans is None else masking.apply(self.text, self.public_spans)
 
 
 @dataclass
@@ -78,9 +89,15 @@ def load_exhibits(session: Session, case_ids) -> dict[int, list[Exhibit]]:
     return by_case
 
 
-def case_text(case: Case, exhibits: list[Exhibit], labels: Labels) -> CaseText:
-    """The searchable text of a case, split in sources; personal values kept apart."""
+def case_text(case: Case, exhibits: list[Exhibit], labels: Labels, *, mask: bool = True) -> CaseText:
+    """The searchable text of a case, split in sources, each with its masked public version
+    (`mask=False`: no masking computed, for showing excerpts to roles with identity.view)."""
     org = case.org_id
+    identity = masking.identity_of(case.person)
+
+    def masked(text: str) -> list[tuple[int, int]]:
+        return masking.masked_spans(text, identity) if mask else []
+
     dep = departements.get(case.prefecture)
     blocages = [c.code for c in case.codes if c.kind == "blocage"]
     consequences = [c.code for c in case.codes if c.kind == "consequence"]
@@ -93,29 +110,38 @@ def case_text(case: Case, exhibits: list[Exhibit], labels: Labels) -> CaseText:
     ]
     if consequences:
         facts.append(("Conséquences", " ; ".join(labels.get(org, "consequence", c) for c in consequences)))
-    if case.anef_number:
-        facts.append(("Numéro ANEF", case.anef_number))
     titre = " · ".join(t for t in (case.titre_demande, case.titre_actuel) if t)
     # The field names ("Statut :") are shown but not indexed: every case would hold them.
-    sources = [Source("Fiche", " · ".join(f"{k} : {v}" for k, v in facts),
+    sources = [Source("Fiche", " · ".join(f"{k} : {v}" for k, v in facts), public_spans=[],
                       index_text=" · ".join(v for _k, v in facts))]
+    if case.anef_number:
+        # The ANEF request number identifies the person at the préfecture: identity roles only.
+        sources.append(Source("Numéro ANEF", case.anef_number))
     if titre:
-        sources.append(Source("Titre", titre))
+        sources.append(Source("Titre", titre, masked(titre)))
     if case.narrative:
-        sources.append(Source("Récit", case.narrative))
+        sources.append(Source("Récit", case.narrative, masked(case.narrative)))
     for event in case.events:
-        text = " · ".join(t for t in (labels.get(org, "evenement", event.type), event.description,
-                                      event.reference) if t)
-        sources.append(Source(f"Chronologie, {date_fr(event.date)}", text))
+        text = labels.get(org, "evenement", event.type)
+        passages: list[tuple[int, int]] = []
+        if event.description:
+            text += " · "
+            passages.extend((a + len(text), b + len(text)) for a, b in masked(event.description))
+            text += event.description
+        if event.reference:
+            # References (CCC tickets, LRAR numbers, names typed as a reference) are
+            # identifiers: roles without identity neither match them nor see them.
+            text += " · "
+            passages.append((len(text), len(text) + len(event.reference)))
+            text += event.reference
+        sources.append(Source(f"Chronologie, {date_fr(event.date)}", text, passages))
     for exhibit in exhibits:
         if exhibit.description:
-            sources.append(Source(f"Pièce n° {exhibit.number}", exhibit.description))
+            sources.append(Source(f"Pièce n° {exhibit.number}", exhibit.description, masked(exhibit.description)))
         if exhibit.ocr_text:
             # Scanned titres, passports and letters carry birth dates, addresses, relatives'
-            # names: the text read from a pièce is matched for everyone but shown only to
-            # roles that may see identities.
-            sources.append(Source(f"Pièce n° {exhibit.number}, texte lu", exhibit.ocr_text[:OCR_LIMIT],
-                                  shown_with_identity_only=True))
+            # names: the text read from a pièce is for roles that may see identities only.
+            sources.append(Source(f"Pièce n° {exhibit.number}, texte lu", exhibit.ocr_text[:OCR_LIMIT]))
     person_values: dict[str, list[str]] = {}
     person = case.person
     if person is not None:
@@ -128,7 +154,7 @@ def case_text(case: Case, exhibits: list[Exhibit], labels: Labels) -> CaseText:
 
 
 def values_of(person) -> dict[str, list[str]]:
-    """The person's own values that search indexes apart and masks for other roles."""
+    """The person's own values that search indexes apart (field `person`)."""
     return {
         "names": [v for v in (person.first_name, person.last_name) if v],
         "numbers": [v for v in (person.numero_etranger,) if v],
@@ -138,79 +164,64 @@ def values_of(person) -> dict[str, list[str]]:
     }
 
 
-class Masker:
-    """Removes a person's own values (names, numbers, phone, email) from free text."""
-
-    def __init__(self, person_values: dict[str, list[str]]):
-        self.names = {analysis.fold(p) for v in person_values.get("names", [])
-                      for p in analysis.SEPARATORS.split(v) if len(p) > 1}
-        self.names |= {analysis.transliterate(n) for n in self.names} - {""}
-        self.numbers = {analysis.digits(v) for v in person_values.get("numbers", [])} - {""}
-        for phone in person_values.get("phones", []):
-            self.numbers.update(analysis.phone_terms(phone))
-        self.emails = {v.lower() for v in person_values.get("emails", [])}
-
-    def __bool__(self) -> bool:
-        return bool(self.names or self.numbers or self.emails)
-
-    def mask_numbers(self, text: str) -> str:
-        """Only the phone-like numbers (word-level values are skipped by text_terms)."""
-        if not self.numbers or not text:
-            return text
-        return PHONE_LIKE.sub(lambda m: MASK if analysis.digits(m.group()) in self.numbers else m.group(), text)
-
-    def mask(self, text: str) -> str:
-        if not self or not text:
-            return text
-        spans = []
-        for match in analysis.WORD.finditer(text):
-            raw = match.group()
-            parts = [analysis.fold_word(p) for p in analysis.SEPARATORS.split(raw) if p]
-            if (raw.lower() in self.emails or any(p in self.names for p in parts)
-                    or (raw.isdigit() and raw in self.numbers)):
-                spans.append((match.start(), match.end()))
-        if self.numbers:
-            for match in PHONE_LIKE.finditer(text):
-                if analysis.digits(match.group()) in self.numbers:
-                    spans.append((match.start(), match.end()))
-        if not spans:
-            return text
-        out, last = [], 0
-        for start, end in sorted(spans):
-            if start < last:
-                start = last
-            if start >= end:
-                continue
-            out.append(text[last:start])
-            out.append(MASK)
-            last = end
-        out.append(text[last:])
-        return "".join(out)
+def _own_values(person_values: dict[str, list[str]]):
+    """(folded names, numbers, emails) of the person: left out of the free-text fields, found
+    through the `person` field by roles with identity only."""
+    names = {analysis.fold(p) for v in person_values.get("names", [])
+             for p in analysis.SEPARATORS.split(v) if len(p) > 1}
+    names |= {analysis.transliterate(n) for n in names} - {""}
+    numbers = {analysis.digits(v) for v in person_values.get("numbers", [])} - {""}
+    for phone in person_values.get("phones", []):
+        numbers.update(analysis.phone_terms(phone))
+    emails = {v.lower() for v in person_values.get("emails", [])}
+    return names, numbers, emails
 
 
-HIDDEN_TEXT = "[texte masqué pour votre rôle]"
+def _blank_numbers(text: str, numbers: set[str]) -> str:
+    """The person's phone-like numbers written with spaces (06 12 34 56 78) blanked out, offsets
+    kept (masked passages are offsets into the text)."""
+    if not numbers or not text:
+        return text
+    return PHONE_LIKE.sub(lambda m: " " * len(m.group()) if analysis.digits(m.group()) in numbers else m.group(),
+                          text)
 
 
 def public_sources(text: CaseText) -> list[Source]:
-    """Sources a role without identity.view may match and see: personal values masked out."""
-    masker = Masker(text.person_values)
-    return [Source(s.label, HIDDEN_TEXT if s.shown_with_identity_only else masker.mask(s.text))
-            for s in text.sources if not s.personal]
+    """Sources a role without identity.view may match and see, as they see them (masked)."""
+    return [Source(s.label, s.public, []) for s in text.sources if s.public_spans is not None]
 
 
-def index_document(text: CaseText) -> dict:
-    """The whoosh document of a case (pre-analysed fields: terms separated by spaces)."""
+def index_document(text: CaseText, *, counted: bool = False) -> dict:
+    """The whoosh document of a case (pre-analysed fields: terms separated by spaces).
+
+    `text`/`shingle` hold what every role may find: the masked public text, without compound
+    identifiers. `ptext`/`pshingle` hold what only identity roles find on top of it (references,
+    text read from pièces, what masking removed), `person` the person's record.
+    """
     terms: list[str] = []
     shingles: list[str] = []
-    masker = Masker(text.person_values)
-    skip = (masker.names, masker.numbers, masker.emails) if masker else None
+    private_terms: list[str] = []
+    private_shingles: list[str] = []
+    names, numbers, emails = _own_values(text.person_values)
+    skip = (names, numbers, emails) if (names or numbers or emails) else None
     for source in text.sources:
         if source.personal:
+            continue  # indexed below, field by field
+        full = _blank_numbers(source.index_text if source.index_text is not None else source.text, numbers)
+        if source.public_spans is None:
+            source_terms, source_shingles = analysis.text_terms(full, skip)
+            private_terms.extend(source_terms)
+            private_shingles.extend(source_shingles)
             continue
-        content = source.index_text if source.index_text is not None else source.text
-        source_terms, source_shingles = analysis.text_terms(masker.mask_numbers(content), skip)
-        terms.extend(source_terms)
-        shingles.extend(source_shingles)
+        public, public_shingles, every, every_shingles = analysis.split_terms(full, source.public_spans, skip)
+        terms.extend(public)
+        shingles.extend(public_shingles)
+        if len(every) != len(public):
+            seen = set(public)
+            private_terms.extend(t for t in every if t not in seen)
+        if len(every_shingles) != len(public_shingles):
+            seen = set(public_shingles)
+            private_shingles.extend(t for t in every_shingles if t not in seen)
     values = text.person_values
     person: list[str] = []
     for name in values.get("names", []):
@@ -228,10 +239,11 @@ def index_document(text: CaseText) -> dict:
     for nationality in values.get("nationality", []):
         person.extend(t for _s, _e, w, p in analysis.units(nationality) for t in analysis.unit_terms(w, p))
     reference = text.reference.lower()
-    # Prefixes of the reference from its last part on (LYO-2025-00…), and up to each separator.
+    # Prefixes of the reference from its last part on (LYO-2025-00…), and up to each separator;
+    # the whole reference is the `ref` field (one unique term per case less to write).
     last = reference.rfind("-") + 1
     prefixes = {reference[:i] for i, c in enumerate(reference) if c == "-"} | {
-        reference[:n] for n in range(max(last, 3), len(reference) + 1)}
+        reference[:n] for n in range(max(last, 3), len(reference))}
     return {
         "cid": str(text.case_id),
         "case_id": text.case_id,
@@ -243,17 +255,20 @@ def index_document(text: CaseText) -> dict:
         "opened": text.opened_on.toordinal(),
         "ref": reference,
         "refpre": " ".join(sorted(p for p in prefixes if p)),
-        "text": analysis.join_terms(terms),
-        "shingle": analysis.join_terms(shingles),
-        "person": analysis.join_terms(person),
+        # `counted` (a rebuild): {term bytes: capped frequency}, what the bulk loader writes.
+        "text": (analysis.count_terms if counted else analysis.join_terms)(terms),
+        "shingle": (analysis.count_terms if counted else analysis.join_terms)(shingles),
+        "ptext": (analysis.count_terms if counted else analysis.join_terms)(private_terms),
+        "pshingle": (analysis.count_terms if counted else analysis.join_terms)(private_shingles),
+        "person": (analysis.count_terms if counted else analysis.join_terms)(person),
     }
 
 
-def build_documents(session: Session, case_ids) -> dict[int, dict | None]:
+def build_documents(session: Session, case_ids, *, counted: bool = False) -> dict[int, dict | None]:
     """{case_id: whoosh document, or None when the case no longer exists}."""
     case_ids = list(dict.fromkeys(case_ids))
     labels = Labels(session)
     cases = {c.id: c for c in load_cases(session, case_ids)}
     exhibits = load_exhibits(session, list(cases))
-    return {cid: (index_document(case_text(cases[cid], exhibits.get(cid, []), labels))
+    return {cid: (index_document(case_text(cases[cid], exhibits.get(cid, []), labels), counted=counted)
                   if cid in cases else None) for cid in case_ids}

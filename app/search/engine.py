@@ -8,6 +8,7 @@ this module never calls it and reopens only the segments that changed.
 from __future__ import annotations
 
 import copy
+from array import array
 import fcntl
 import os
 import shutil
@@ -24,7 +25,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR
 
 # Bump when the schema or the analysis changes: the index is then rebuilt at start-up.
-SCHEMA_VERSION = "constat-search-5"
+SCHEMA_VERSION = "constat-search-7"
 # TF-IDF rather than whoosh's default BM25F: with it whoosh skips posting blocks that cannot
 # reach the top 20 (measured at 10,000 cases: "préfecture" top 20 in 5 ms instead of 35 ms).
 # Term frequencies are capped at indexing (analysis.TF_CAP) for BM25-like saturation.
@@ -35,6 +36,10 @@ VERSION_FILE = "constat-schema-version"
 def _terms_field() -> fields.TEXT:
     # Terms are analysed by app.search.analysis; whoosh only splits on spaces and counts them.
     return fields.TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False)
+
+
+# The pre-analysed fields (app.search.analysis wrote their terms, separated by spaces).
+TERM_FIELDS = ("text", "shingle", "ptext", "pshingle", "person")
 
 
 def schema() -> fields.Schema:
@@ -50,8 +55,12 @@ def schema() -> fields.Schema:
         opened=fields.COLUMN(columns.NumericColumn("i")),
         ref=fields.ID(),
         refpre=fields.KEYWORD(),
+        # What every role finds (masked public text) …
         text=_terms_field(),
         shingle=_terms_field(),
+        # … and what only roles with identity.view find on top of it (app/search/documents.py).
+        ptext=_terms_field(),
+        pshingle=_terms_field(),
         person=_terms_field(),
     )
 
@@ -96,6 +105,48 @@ class SearcherCache:
         if found is None:
             found = list(self.reader.column_reader(field)) if self.reader.doc_count_all() else []
             self._columns[field] = found
+        return found
+
+    # --- numpy views (app/search/scan.py) --------------------------------------------------
+
+    @property
+    def postings(self):
+        found = self.__dict__.get("_postings")
+        if found is None:
+            from app.search.scan import Postings
+
+            found = self.__dict__["_postings"] = Postings(self.reader)
+        return found
+
+    def array(self, field: str):
+        """A numeric column as a numpy array indexed by docnum."""
+        import numpy as np
+
+        key = ("array", field)
+        found = self._columns.get(key)
+        if found is None:
+            found = self._columns[key] = np.asarray(self.column(field), dtype=np.int64)
+        return found
+
+    def live_mask(self, field: str, value: str):
+        """Documents holding this value and not deleted (cached: org and filter values)."""
+        key = ("mask", field, value)
+        found = self._columns.get(key)
+        if found is None:
+            found = self.postings.mask(field, value)
+            if self.deleted:
+                found[list(self.deleted)] = False
+            with self._lock:
+                self._columns[key] = found
+        return found
+
+    def facets(self, fields: dict[str, str], multi: set[str]):
+        found = self.__dict__.get("_facets")
+        if found is None:
+            from app.search.scan import Facets
+
+            found = self.__dict__["_facets"] = Facets(
+                self.postings, {name: self.values(name) for name in fields.values()}, multi)
         return found
 
 
@@ -261,8 +312,9 @@ class IndexHolder:
         writer = ix.writer(timeout=timeout, delay=0.05, limitmb=256)
         count = 0
         try:
+            bulk = BulkLoader(writer)
             for document in documents:
-                writer.add_document(**document)
+                bulk.add(document)
                 count += 1
         except BaseException:
             writer.cancel()
@@ -291,6 +343,188 @@ class IndexHolder:
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.glob("*") if p.is_file())
+
+
+class _MemoryPool:
+    """The postings of a rebuild, kept in memory per term in docnum order.
+
+    whoosh's own pool pickles every posting to temporary runs and merge-sorts them back (half
+    of a rebuild's time at 100,000 cases). Documents arrive in docnum order, so each term's
+    list is already sorted: only the terms need sorting. A posting is one 64-bit integer
+    (docnum, and an index into the few distinct (weight, value) pairs of this schema).
+    """
+
+    CODE_BITS = 6
+
+    def __init__(self):
+        self.terms: dict[tuple[str, bytes], array] = {}
+        self.values: list[tuple[float, bytes]] = []
+        self._codes: dict[tuple[float, bytes], int] = {}
+        self.fieldnames: set[str] = set()
+
+    def code(self, weight: float, vbytes: bytes) -> int:
+        key = (weight, vbytes)
+        code = self._codes.get(key)
+        if code is None:
+            code = self._codes[key] = len(self.values)
+            if code >= 1 << self.CODE_BITS:
+                raise RuntimeError("too many distinct posting values for the bulk loader")
+            self.values.append(key)
+        return code
+
+    def add(self, item) -> None:
+        fieldname, tbytes, docnum, weight, vbytes = item
+        self.add_packed(fieldname, tbytes, (docnum << self.CODE_BITS) | self.code(weight, vbytes))
+
+    def add_packed(self, fieldname: str, tbytes: bytes, packed: int) -> None:
+        postings = self.terms.get((fieldname, tbytes))
+        if postings is None:
+            postings = self.terms[(fieldname, tbytes)] = array("q")
+            self.fieldnames.add(fieldname)
+        postings.append(packed)
+
+    def iter_postings(self):
+        values, bits, mask = self.values, self.CODE_BITS, (1 << self.CODE_BITS) - 1
+        for key in sorted(self.terms):
+            fieldname, tbytes = key
+            for packed in self.terms[key]:
+                weight, vbytes = values[packed & mask]
+                yield fieldname, tbytes, packed >> bits, weight, vbytes
+
+    def cleanup(self) -> None:
+        self.terms.clear()
+
+
+class _Lengths:
+    """Field lengths of the documents being bulk-loaded (what whoosh reads back per posting
+    from the segment's columns when writing term statistics)."""
+
+    def __init__(self, docbase: int):
+        self.docbase = docbase
+        self.by_field: dict[str, array] = {}
+
+    def set(self, fieldname: str, docnum: int, length: int) -> None:
+        lengths = self.by_field.get(fieldname)
+        if lengths is None:
+            lengths = self.by_field[fieldname] = array("I")
+        index = docnum - self.docbase
+        if len(lengths) <= index:
+            lengths.extend([0] * (index + 1 - len(lengths)))
+        lengths[index] = length
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
+        lengths = self.by_field.get(fieldname)
+        index = docnum - self.docbase
+        return lengths[index] if lengths is not None and index < len(lengths) else default
+
+    def close(self) -> None:
+        pass
+
+
+class BulkLoader:
+    """Adds documents to a whoosh SegmentWriter the fast way (a rebuild only).
+
+    The pre-analysed fields (terms separated by spaces) are counted with a Counter instead of
+    whoosh's tokenizer and format objects; postings go to a _MemoryPool; the segment is written
+    from it with lengths kept in memory. Other fields (ids, keywords, columns) take whoosh's
+    own path. The result is the same segment whoosh would write.
+    """
+
+    def __init__(self, writer):
+        from whoosh.system import pack_uint
+
+        self.writer = writer
+        writer.pool.cleanup()
+        self.pool = writer.pool = _MemoryPool()
+        self.lengths = _Lengths(writer.docnum)
+        self._freq_codes = {f: self.pool.code(float(f), pack_uint(f)) for f in range(1, 64)}
+        self._fast = {name for name in TERM_FIELDS if name in writer.schema}
+        writer._flush_segment = self._flush_segment  # noqa: SLF001
+
+    def _flush_segment(self) -> None:
+        """What whoosh's FieldWriter.add_postings does, a block of postings at a time instead
+        of one call per posting (the same bytes: blocks, statistics and term infos)."""
+        writer, pool = self.writer, self.pool
+        writer.perdocwriter.close()
+        fieldwriter = writer.fieldwriter
+        values, bits, mask = pool.values, _MemoryPool.CODE_BITS, (1 << _MemoryPool.CODE_BITS) - 1
+        docbase = self.lengths.docbase
+        current = None
+        field_lengths = None
+        for key in sorted(pool.terms):
+            fieldname, tbytes = key
+            if fieldname != current:
+                if current is not None:
+                    fieldwriter.finish_field()
+                fieldwriter.start_field(fieldname, writer.schema[fieldname])
+                current = fieldname
+                field_lengths = self.lengths.by_field.get(fieldname)
+            fieldwriter.start_term(tbytes)
+            postwriter = fieldwriter._postwriter  # noqa: SLF001
+            limit = postwriter._blocklimit  # noqa: SLF001
+            packed = pool.terms[key]
+            total = len(packed)
+            for start in range(0, total, limit):
+                chunk = packed[start:start + limit]
+                pairs = [values[p & mask] for p in chunk]
+                ids = array("I", [p >> bits for p in chunk])
+                weights = array("f", [w for w, _v in pairs])
+                postwriter._ids = ids  # noqa: SLF001
+                postwriter._weights = weights  # noqa: SLF001
+                postwriter._values = [v for _w, v in pairs if v]  # noqa: SLF001
+                postwriter._maxweight = max(0, max(w for w, _v in pairs))  # noqa: SLF001
+                lengths = [field_lengths[d - docbase] for d in ids] if field_lengths is not None else []
+                lengths = [n for n in lengths if n]
+                postwriter._minlength = min(lengths) if lengths else None  # noqa: SLF001
+                postwriter._maxlength = max(lengths) if lengths else 0  # noqa: SLF001
+                if start + limit < total:
+                    postwriter._write_block()  # noqa: SLF001
+            fieldwriter.finish_term()
+        if current is not None:
+            fieldwriter.finish_field()
+        fieldwriter.close()
+
+    def add(self, fields_: dict) -> None:
+        from collections import Counter
+
+        writer, pool = self.writer, self.pool
+        schema = writer.schema
+        perdoc = writer.perdocwriter
+        docnum = writer.docnum
+        add_packed, freq_codes, base = pool.add_packed, self._freq_codes, docnum << _MemoryPool.CODE_BITS
+        perdoc.start_doc(docnum)
+        try:
+            for fieldname in sorted(fields_):
+                value = fields_[fieldname]
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    if fieldname in self._fast:
+                        counted = value if isinstance(value, dict) else {
+                            t.encode("utf-8"): n for t, n in Counter(value.split()).items()}
+                        for tbytes, freq in counted.items():
+                            add_packed(fieldname, tbytes, base | freq_codes[min(freq, 63)])
+                            length += freq
+                    else:
+                        for tbytes, freq, weight, vbytes in field.index(value):
+                            if field.scorable:
+                                length += freq
+                            pool.add((fieldname, tbytes, docnum, weight, vbytes))
+                    if field.scorable:
+                        self.lengths.set(fieldname, docnum, length)
+                perdoc.add_field(fieldname, field, None if not field.stored or isinstance(value, dict) else value,
+                                 length)
+                column = field.column_type
+                if column:
+                    perdoc.add_column_value(fieldname, column, field.to_column_value(value))
+        except Exception:
+            perdoc.cancel_doc()
+            raise
+        perdoc.finish_doc()
+        writer._added = True  # noqa: SLF001
+        writer.docnum += 1
 
 
 @contextmanager

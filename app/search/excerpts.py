@@ -28,6 +28,15 @@ class Highlighter:
         self.strong = set(terms)
         self.terms = self.strong | (weak or set())
         self.prefixes = tuple(p for p in prefixes if p)
+        # Cheap pre-check of a source: a folded ASCII text without the first letters of any
+        # term cannot match (stems and compounds start like the words they come from).
+        self._needles = tuple({t[:4] for t in self.terms | set(self.prefixes) if t})
+
+    def could_match(self, text: str) -> bool:
+        folded = analysis.fold(text[:MAX_SCAN])
+        if not folded.isascii():
+            return True  # Cyrillic, Arabic…: transliterated terms do not show in the folded text
+        return any(n in folded for n in self._needles)
 
     def best_possible(self) -> int:
         return 10 * max(1, self.words)
@@ -64,6 +73,8 @@ class Highlighter:
 
     def excerpt(self, source: Source) -> tuple[int, Excerpt] | None:
         """(weight of the distinct query words found, excerpt) for the best window of the source."""
+        if not self.could_match(source.text):
+            return None
         matches = self._matches(source.text)
         if not matches:
             return None

@@ -116,11 +116,19 @@ def parse(text: str | None) -> ParsedQuery:
     return parsed
 
 
-def _word_query(whole: str, parts: tuple[str, ...], identity: bool) -> wq.Query | None:
+def _text_terms(term: str, identity: bool, field: str = "text", boost: float = 1.0) -> list[wq.Query]:
+    """The term in the public field, and for identity roles in the private one too."""
+    found = [wq.Term(field, term, boost=boost)]
+    if identity:
+        found.append(wq.Term("p" + field, term, boost=boost))
+    return found
+
+
+def _word_query(whole: str, parts: tuple[str, ...], identity: bool, person: bool = True) -> wq.Query | None:
     options: list[wq.Query] = []
     if whole:
-        options.append(wq.Term("text", whole))
-        part_queries = [_word_query("", (p,), False) for p in parts]
+        options.extend(_text_terms(whole, identity))
+        part_queries = [_word_query("", (p,), identity, person=False) for p in parts]
         part_queries = [q for q in part_queries if q is not None]
         if part_queries:
             options.append(wq.And(part_queries))
@@ -133,11 +141,12 @@ def _word_query(whole: str, parts: tuple[str, ...], identity: bool) -> wq.Query 
             if names:
                 options.append(wq.And(names))
     else:
-        options.extend(wq.Term("text", form) for form in analysis.word_forms(parts[0]))
-        if identity:
-            person = _person_word(parts[0])
-            if person is not None:
-                options.append(person)
+        for form in analysis.word_forms(parts[0]):
+            options.extend(_text_terms(form, identity))
+        if identity and person:
+            own = _person_word(parts[0])
+            if own is not None:
+                options.append(own)
     if not options:
         return None
     return options[0] if len(options) == 1 else wq.Or(options)
@@ -160,14 +169,15 @@ def clause_query(clause: Clause, identity: bool) -> wq.Query | None:
         folded = analysis.fold(clause.units[0][1][0])
         options: list[wq.Query] = [wq.Prefix("text", folded), wq.Prefix("ref", folded)]
         if identity:
-            options.append(wq.Prefix("person", folded))
+            options.extend([wq.Prefix("ptext", folded), wq.Prefix("person", folded)])
         return wq.Or(options)
     if clause.kind == "phrase":
         keys = [analysis.unit_key(*u) for u in clause.units]
         keys = [k for k in keys if k]
         # Shingles (pairs of neighbouring words) turn a phrase into plain term lookups: whoosh
         # would otherwise read positions for every document holding all the words.
-        shingles = [wq.Term("shingle", f"{a}_{b}") for a, b in zip(keys, keys[1:], strict=False)]
+        shingles = [wq.Or(_text_terms(f"{a}_{b}", True, "shingle")) if identity else wq.Term("shingle", f"{a}_{b}")
+                    for a, b in zip(keys, keys[1:], strict=False)]
         options = [wq.And(shingles) if len(shingles) > 1 else shingles[0]]
         if identity:
             names = [_person_word(p) for _w, parts in clause.units for p in parts if analysis.word_forms(p)]

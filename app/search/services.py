@@ -8,11 +8,14 @@ a failed drain leaves the rows for the worker's next catch-up.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 from flask import current_app, has_app_context
 from markupsafe import Markup
 from sqlalchemy import delete, event, func, select
@@ -22,7 +25,10 @@ from app.cases.models import Case
 from app.cases.services import CaseFilters, filter_conditions
 from app.core import departements
 from app.extensions import db
+from app.privacy import masking
 from app.search import documents as docs_mod
+from app.search import pg
+from app.search import scan
 from app.search import query as query_mod
 from app.search.engine import IndexHolder, IndexUnavailable, SearcherCache
 from app.search.excerpts import Excerpt, Highlighter, excerpts
@@ -105,6 +111,8 @@ def _holder(app=None) -> IndexHolder:
 
 def index_health() -> str:
     """'ok', 'reconstruction en cours' or 'indisponible' (then /healthz answers 503)."""
+    if pg.active():  # search lives in the database: no index of this server's own
+        return pg.health()
     holder = _holder()
     if holder.rebuild_running_elsewhere():
         return "reconstruction en cours"
@@ -121,6 +129,8 @@ def ensure_index(*, background: bool | None = None) -> bool:
     `background=None` rebuilds at once when the database is small, in a thread otherwise
     (/healthz reports "reconstruction en cours" meanwhile).
     """
+    if pg.active():
+        return pg.health() == "ok"
     holder = _holder()
     try:
         holder.cache()
@@ -162,9 +172,15 @@ def _chunks(items: list, size: int):
         yield items[start:start + size]
 
 
-def rebuild_index(*, wait: bool = True, batch: int = 500) -> int:
+def rebuild_index(*, wait: bool = True, batch: int = 500, workers: int = 1, progress=None) -> int:
     """Rebuild the whole index from the database. Returns the number of cases indexed
-    (-1 if another rebuild is running and `wait` is False)."""
+    (-1 if another rebuild is running and `wait` is False).
+
+    `workers` > 1 builds the documents in that many forked processes while this one writes
+    the index (the command line only: forking a threaded web process is not safe);
+    `progress(done, total)` is called after each batch."""
+    if pg.active():
+        return pg.rebuild(batch=batch, progress=progress)
     holder = _holder()
     engine = db.engine
     with holder.rebuild_lock(wait=wait) as acquired:
@@ -176,14 +192,29 @@ def rebuild_index(*, wait: bool = True, batch: int = 500) -> int:
                 last_outbox = session.scalar(select(func.max(IndexOutbox.id)))
                 case_ids = list(session.scalars(select(Case.id).order_by(Case.id)))
 
-            def documents():
+            def batches():
+                if workers > 1 and len(case_ids) > 4 * batch:
+                    yield from _parallel_batches(engine.url, list(_chunks(case_ids, batch)), workers)
+                    return
                 for ids in _chunks(case_ids, batch):
                     with Session(engine) as session:
-                        for document in docs_mod.build_documents(session, ids).values():
-                            if document is not None:
-                                yield document
+                        yield docs_mod.build_documents(session, ids, counted=True)
 
-            count = holder.rebuild(documents())
+            started = time.time()
+
+            def documents():
+                done = 0
+                for built in batches():
+                    done += len(built)
+                    yield from (d for d in built.values() if d is not None)
+                    if progress is not None:
+                        progress(done, len(case_ids))
+                    _write_progress(holder, done, len(case_ids), started)
+
+            try:
+                count = holder.rebuild(documents())
+            finally:
+                _progress_path(holder).unlink(missing_ok=True)
             if last_outbox is not None:
                 # Changes queued before the snapshot are in the new index; later ones stay queued.
                 with Session(engine) as session:
@@ -192,6 +223,62 @@ def rebuild_index(*, wait: bool = True, batch: int = 500) -> int:
             return count
         finally:
             holder.rebuilding = False
+
+
+def _progress_path(holder: IndexHolder):
+    return holder.path.parent / (holder.path.name + ".rebuild.progress")
+
+
+def _write_progress(holder: IndexHolder, done: int, total: int, started: float) -> None:
+    """Where a rebuild stands, for the search page of every process (a small JSON file)."""
+    import json
+
+    path = _progress_path(holder)
+    temp = path.with_suffix(f".{os.getpid()}")
+    temp.write_text(json.dumps({"done": done, "total": total, "started": started}))
+    temp.replace(path)
+
+
+def rebuild_estimate(holder: IndexHolder | None = None) -> str:
+    """« Environ 40 % fait, encore 2 min environ. » while a rebuild runs ('' otherwise)."""
+    import json
+
+    holder = holder or _holder()
+    try:
+        state = json.loads(_progress_path(holder).read_text())
+        done, total, started = int(state["done"]), int(state["total"]), float(state["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if not total or not done or not holder.rebuild_running_elsewhere():
+        return ""
+    # Writing the segment after the last document takes about a fifth more.
+    left = (time.time() - started) / done * (total - done) + (time.time() - started) * 0.2
+    minutes = max(1, round(left / 60))
+    return f"Environ {100 * done // total} % fait, encore {minutes} min environ."
+
+
+_worker_engine = None
+
+
+def _init_worker(url) -> None:
+    global _worker_engine  # noqa: PLW0603 - one engine per forked worker process
+    from sqlalchemy import create_engine
+
+    _worker_engine = create_engine(url)
+
+
+def _build_batch(ids: list[int]) -> dict[int, dict | None]:
+    with Session(_worker_engine) as session:
+        return docs_mod.build_documents(session, ids, counted=True)
+
+
+def _parallel_batches(url, chunks: list[list[int]], workers: int):
+    """Documents built by forked processes, in order, while the caller writes the index."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(url,)) as pool:
+        yield from pool.imap(_build_batch, chunks)
 
 
 def _write(case_ids: list[int], timeout: float, deletions: set[int] | None = None) -> None:
@@ -223,6 +310,8 @@ def drain_outbox(*, timeout: float = 10.0, limit: int = DRAIN_BATCH) -> int:
 
     Raises on an index failure: the rows stay queued for the next attempt.
     """
+    if pg.active():  # only rows whose in-transaction update failed are left
+        return pg.drain_outbox(limit)
     holder = _holder()
     if holder.rebuild_running_elsewhere():
         return 0
@@ -246,7 +335,7 @@ def drain_outbox(*, timeout: float = 10.0, limit: int = DRAIN_BATCH) -> int:
 
 def after_commit_hook() -> None:
     """Drain the outbox after a commit; an index failure is logged and caught up later."""
-    if not has_app_context():
+    if not has_app_context() or pg.active():  # PostgreSQL: written in the transaction itself
         return
     try:
         while drain_outbox(timeout=5.0) == DRAIN_BATCH:
@@ -258,18 +347,32 @@ def after_commit_hook() -> None:
 
 def index_case(case_id: int) -> None:
     """Index one case now (from the committed database state)."""
+    if pg.active():
+        with Session(db.engine) as session:
+            pg.index_cases(session, [case_id])
+            session.commit()
+        return
     if ensure_index():
         _write([case_id], timeout=30.0)
 
 
 def remove_case(case_id: int) -> None:
     """Remove one case from the index now."""
+    if pg.active():
+        index_case(case_id)  # the row goes with the case
+        return
     if ensure_index():
         _write([case_id], timeout=30.0, deletions={case_id})
 
 
 def worker_tick(app) -> bool:
     """Background catch-up: rebuild a missing index, drain what commits could not."""
+    if pg.active():
+        try:
+            return pg.worker_tick(app)
+        except Exception as exc:
+            log.warning("search catch-up failed (%s); retrying", type(exc).__name__)
+            return False
     if not ensure_index(background=False):
         return False
     try:
@@ -297,7 +400,9 @@ def _after_rollback(session) -> None:
 
 
 def install_session_hooks() -> None:
-    """Drain the outbox after every commit that queued index work (all sessions)."""
+    """Drain the outbox after every commit that queued index work (all sessions); on PostgreSQL,
+    write the search rows in the committing transaction (app.search.pg)."""
+    pg.install_session_hooks()
     for name, fn in (("before_flush", _before_flush), ("after_commit", _after_commit),
                      ("after_rollback", _after_rollback)):
         if not event.contains(Session, name, fn):
@@ -324,24 +429,27 @@ def _check_org(org_id) -> int:
     return org_id
 
 
-def _allowed(cache: SearcherCache, org_id: int, filters: CaseFilters) -> set[int]:
-    """Live documents of the association matching the filters: every search starts here."""
-    allowed = set(cache.docs("org", str(org_id)))
+def _allowed(cache: SearcherCache, org_id: int, filters: CaseFilters):
+    """Live documents of the association matching the filters (a numpy mask over docnums):
+    every search starts here."""
+    allowed = cache.live_mask("org", str(org_id)).copy()
     for value, name in ((filters.prefecture, "pref"), (filters.code, "code"),
                         (filters.status, "status"), (filters.demarche, "dem")):
-        if value and allowed:
-            allowed.intersection_update(cache.docs(name, value))
-    if (filters.date_from or filters.date_to) and allowed:
-        opened = cache.column("opened")
-        low = filters.date_from.toordinal() if filters.date_from else 0
-        high = filters.date_to.toordinal() if filters.date_to else 10**9
-        allowed = {d for d in allowed if low <= opened[d] <= high}
+        if value:
+            allowed &= cache.live_mask(name, value)
+    if filters.date_from or filters.date_to:
+        opened = cache.array("opened")
+        if filters.date_from:
+            allowed &= opened >= filters.date_from.toordinal()
+        if filters.date_to:
+            allowed &= opened <= filters.date_to.toordinal()
     return allowed
 
 
 @dataclass
 class _Match:
-    docs: set[int]
+    docs: object  # numpy mask over docnums
+    scores: object = None
     query: object = None
     parsed: query_mod.ParsedQuery | None = None
     notice: str = ""
@@ -351,21 +459,27 @@ def _match(cache: SearcherCache, org_id: int, text: str, filters: CaseFilters, i
     parsed = query_mod.parse(text)
     allowed = _allowed(cache, org_id, filters)
     if parsed.empty:
-        return _Match(allowed if parsed.blank else set(), None, parsed)
+        return _Match(allowed if parsed.blank else allowed & False, None, None, parsed)
     q = query_mod.build(parsed, identity)
-    found = allowed.intersection(cache.searcher.docs_for_query(q)) if q is not None and allowed else set()
+    if q is None or not allowed.any():
+        return _Match(allowed & False, None, q, parsed)
+    found, scores = scan.evaluate(q, cache.postings, cache.searcher)
+    found &= allowed
     notice = ""
-    if not found and len(parsed.groups) > 1 and allowed:
+    if not found.any() and len(parsed.groups) > 1:
         q = query_mod.build(parsed, identity, any_group=True)
-        found = allowed.intersection(cache.searcher.docs_for_query(q))
-        notice = NOTICE_ANY if found else ""
-    return _Match(found, q, parsed, notice)
+        found, scores = scan.evaluate(q, cache.postings, cache.searcher)
+        found &= allowed
+        notice = NOTICE_ANY if found.any() else ""
+    return _Match(found, scores, q, parsed, notice)
 
 
 def matching_case_ids(org_id: int, text: str, params=None, *, identity: bool = False) -> list[int]:
     """Ids of every case of the association matching the search (ascending ids); the exports
     use it so that a workbook holds exactly what the search page found."""
     org_id = _check_org(org_id)
+    if pg.active():
+        return pg.matching_case_ids(org_id, text, _filters(params), identity)
     try:
         cache = _holder().cache()
     except IndexUnavailable:
@@ -373,8 +487,7 @@ def matching_case_ids(org_id: int, text: str, params=None, *, identity: bool = F
             raise
         cache = _holder().cache()
     found = _match(cache, org_id, text, _filters(params), identity)
-    ids = cache.column("case_id")
-    return sorted(ids[d] for d in found.docs)
+    return sorted(int(c) for c in cache.array("case_id")[found.docs])
 
 
 def search(org_id: int, text: str, params=None, *, identity: bool = False, page: int = 1,
@@ -388,12 +501,15 @@ def search(org_id: int, text: str, params=None, *, identity: bool = False, page:
     org_id = _check_org(org_id)
     sort = sort if sort in SORTS else "relevance"
     page = max(1, min(int(page or 1), MAX_PAGE))
+    if pg.active():
+        return pg.search(org_id, text, _filters(params), identity=identity, page=page, per_page=per_page,
+                         sort=sort)
     results = SearchResults(page=page, per_page=per_page, sort=sort)
     try:
         cache = _holder().cache()
     except IndexUnavailable:
         if not ensure_index():
-            results.unavailable, results.hint = True, UNAVAILABLE
+            results.unavailable, results.hint = True, " ".join(t for t in (UNAVAILABLE, rebuild_estimate()) if t)
             return results
         cache = _holder().cache()
     filters = _filters(params)
@@ -404,26 +520,27 @@ def search(org_id: int, text: str, params=None, *, identity: bool = False, page:
     elif parsed is not None and parsed.truncated:
         results.hint = HINT_TRUNCATED
     results.notice = found.notice
-    results.total = len(found.docs)
-    results.facets = _facets(cache, found.docs, org_id)
-    if not found.docs:
+    docs = found.docs
+    results.total = int(docs.sum()) if len(docs) else 0
+    labels = docs_mod.Labels(db.session)
+    results.facets = _facets(cache, docs, org_id, labels) if results.total else {n: [] for n in FACET_FIELDS}
+    if not results.total:
         return results
     start = (page - 1) * per_page
-    ids_column = cache.column("case_id")
+    ids_column = cache.array("case_id")
     scores: dict[int, float | None] = {}
-    if sort == "relevance" and found.query is not None:
-        top = cache.searcher.search(found.query, limit=start + per_page, filter=found.docs, terms=False)
+    if sort == "relevance" and found.scores is not None:
         ordered = []
-        for hit in top[start:]:
-            case_id = ids_column[hit.docnum]
-            scores[case_id] = round(hit.score, 3)
+        for docnum in scan.top(docs, found.scores, start + per_page)[start:]:
+            case_id = int(ids_column[docnum])
+            scores[case_id] = round(float(found.scores[docnum]), 3)
             ordered.append(case_id)
     elif sort == "urgency":
-        ordered = _by_urgency(org_id, filters, {ids_column[d] for d in found.docs}, start, per_page)
+        ordered = _by_urgency(org_id, filters, {int(c) for c in ids_column[docs]}, start, per_page)
     else:
-        opened = cache.column("opened")
-        docs = sorted(found.docs, key=lambda d: (opened[d], ids_column[d]), reverse=True)
-        ordered = [ids_column[d] for d in docs[start:start + per_page]]
+        matched = np.flatnonzero(docs)
+        order = np.lexsort((ids_column[matched], cache.array("opened")[matched]))[::-1]
+        ordered = [int(ids_column[d]) for d in matched[order[start:start + per_page]]]
     highlighter = None
     if parsed is not None and not parsed.empty:
         terms: set[str] = set()
@@ -435,7 +552,7 @@ def search(org_id: int, text: str, params=None, *, identity: bool = False, page:
             weak |= clause_weak
             prefixes |= clause_prefixes
         highlighter = Highlighter(terms, prefixes, weak - terms, words=len(parsed.clauses()))
-    results.hits = _hits(org_id, ordered, scores, highlighter, identity)
+    results.hits = _hits(org_id, ordered, scores, highlighter, identity, labels)
     return results
 
 
@@ -450,11 +567,10 @@ def _by_urgency(org_id: int, filters: CaseFilters, wanted: set[int], start: int,
 
 
 def _hits(org_id: int, ordered: list[int], scores: dict, highlighter: Highlighter | None,
-          identity: bool) -> list[Hit]:
+          identity: bool, labels: docs_mod.Labels) -> list[Hit]:
     if not ordered:
         return []
     session = db.session
-    labels = docs_mod.Labels(session)
     cases = {c.id: c for c in docs_mod.load_cases(session, ordered, org_id=org_id)}
     exhibits = docs_mod.load_exhibits(session, list(cases))
     hits = []
@@ -462,11 +578,11 @@ def _hits(org_id: int, ordered: list[int], scores: dict, highlighter: Highlighte
         case = cases.get(case_id)
         if case is None:  # deleted since the index saw it, or (never) another association's
             continue
-        text = docs_mod.case_text(case, exhibits.get(case_id, []), labels)
+        text = docs_mod.case_text(case, exhibits.get(case_id, []), labels, mask=not identity)
         sources = text.sources if identity else docs_mod.public_sources(text)
         found = excerpts(sources, highlighter)
         if not found and case.narrative:
-            shown = case.narrative if identity else docs_mod.Masker(text.person_values).mask(case.narrative)
+            shown = case.narrative if identity else masking.mask(case.narrative, masking.identity_of(case.person))
             found = [Excerpt("Récit", Markup.escape(shown[:200]) + ("…" if len(shown) > 200 else ""))]
         hits.append(Hit(
             case_id=case.id, reference=case.reference, score=scores.get(case_id), excerpts=found,
@@ -476,24 +592,19 @@ def _hits(org_id: int, ordered: list[int], scores: dict, highlighter: Highlighte
     return hits
 
 
-def _facets(cache: SearcherCache, docs: set[int], org_id: int) -> dict[str, list[Facet]]:
-    from app.cases.taxonomy import Taxonomy
-
-    taxonomy = Taxonomy(org_id)
+def _facets(cache: SearcherCache, docs, org_id: int, labels: docs_mod.Labels) -> dict[str, list[Facet]]:
     kinds = {"code": "blocage", "status": "statut", "demarche": "demarche"}
+    counter = cache.facets(FACET_FIELDS, {"code"})
     facets: dict[str, list[Facet]] = {}
     for name, field_name in FACET_FIELDS.items():
         counts = []
-        if docs:
-            for value in cache.values(field_name):
-                count = len(docs.intersection(cache.docs(field_name, value)))
-                if count:
-                    if name == "prefecture":
-                        dep = departements.get(value)
-                        label = f"{value} – {dep.nom}" if dep else value
-                    else:
-                        label = taxonomy.label(kinds[name], value)
-                    counts.append(Facet(value, label, count))
+        for value, count in counter.counts(field_name, docs):
+            if name == "prefecture":
+                dep = departements.get(value)
+                label = f"{value} – {dep.nom}" if dep else value
+            else:
+                label = labels.get(org_id, kinds[name], value)
+            counts.append(Facet(value, label, count))
         counts.sort(key=lambda f: (-f.count, f.label))
         facets[name] = counts
     return facets

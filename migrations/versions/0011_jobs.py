@@ -1,14 +1,14 @@
 """Background jobs (large exports) and their finished files.
 
 Revision ID: 0011_jobs
-Revises: 0009_coalitions
+Revises: 0010_sessions
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0011_jobs'
-down_revision = '0009_coalitions'
+down_revision = '0010_sessions'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,7 @@
 """`flask audit verify`: passes on an intact journal, fails after any raw edit, insert or delete."""
 
+import json
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -102,4 +104,91 @@ def test_appends_continue_the_chain_after_verification(app, journal, volunteer):
     audit.record("case.view", actor=volunteer, obj=journal)
     db.session.commit()
     assert audit.verify_chain() == []
+    assert verify(app)[0] == 0
+
+
+# --- keyed chain (issue 16) --------------------------------------------------------------------
+
+def test_deleting_a_record_and_recomputing_the_chain_without_the_key_fails(app, journal):
+    """The forger can write the database but does not have the key: recomputing every hash and
+    the head, as the review did with plain SHA-256, no longer passes."""
+    raw("DELETE FROM audit_records WHERE seq = 3")
+    previous = audit.GENESIS
+    rows = db.session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+    for seq, entry in enumerate(rows, start=1):
+        entry.seq, entry.prev_hash = seq, previous
+        entry.hash = audit.legacy_hash(entry)  # or an HMAC under any key but the real one
+        previous = entry.hash
+    db.session.flush()
+    db.session.execute(text("UPDATE audit_chain_head SET seq = :s, last_hash = :h"), {"s": len(rows), "h": previous})
+    db.session.commit()
+    code, output = verify(app)
+    assert code == 1 and "flask audit rekey" in output
+    # With another key (a guessed SECRET_KEY) it fails as well.
+    for entry in rows:
+        entry.hash = audit.compute_hash(entry, b"k" * 32)
+    db.session.commit()
+    code, output = verify(app)
+    assert code == 1 and "contenu modifié" in output
+
+
+def test_the_key_comes_from_outside_the_database(app, journal, tmp_path):
+    assert verify(app)[0] == 0
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("a" * 64)
+    app.config["AUDIT_KEY_FILE"] = str(key_file)
+    assert verify(app)[0] == 1  # same database, another key: nothing verifies
+    app.config["AUDIT_KEY_FILE"] = ""
+    assert verify(app)[0] == 0
+
+
+def test_export_and_check_head(app, journal, tmp_path):
+    runner = app.test_cli_runner()
+    head_file = tmp_path / "head.json"
+    result = runner.invoke(args=["audit", "verify", "--export-head", str(head_file)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(head_file.read_text())
+    assert saved["seq"] == last_seq() and len(saved["hash"]) == 64
+    assert runner.invoke(args=["audit", "verify", "--export-head", "-"]).output.count('"hash"') == 1
+    factories.event(journal)  # the journal grows: the exported head is still in it
+    assert runner.invoke(args=["audit", "verify", "--check-head", str(head_file)]).exit_code == 0
+    # Cut back to before the exported head (head row adjusted too): only the exported head tells.
+    cut = saved["seq"] - 1
+    raw("DELETE FROM audit_records WHERE seq > :s", s=cut)
+    raw("UPDATE audit_chain_head SET seq = :s, last_hash = (SELECT hash FROM audit_records WHERE seq = :s)", s=cut)
+    assert verify(app)[0] == 0
+    result = runner.invoke(args=["audit", "verify", "--check-head", str(head_file)])
+    assert result.exit_code == 1 and "tronqué" in result.output
+
+
+def test_rekey_migrates_an_unkeyed_journal_once_and_refuses_a_broken_one(app, journal):
+    # A journal written before the key: every record sealed with plain SHA-256.
+    rows = db.session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+    previous = audit.GENESIS
+    for entry in rows:
+        entry.prev_hash = previous
+        entry.hash = audit.legacy_hash(entry)
+        previous = entry.hash
+    db.session.execute(text("UPDATE audit_chain_head SET last_hash = :h"), {"h": previous})
+    db.session.commit()
+    runner = app.test_cli_runner()
+    code, output = verify(app)
+    assert code == 1 and "flask audit rekey" in output
+    result = runner.invoke(args=["audit", "rekey"])
+    assert result.exit_code == 0 and f"{len(rows)} enregistrement(s)" in result.output
+    assert verify(app)[0] == 0
+    # A break is never papered over by a re-seal.
+    raw("UPDATE audit_records SET detail = :d WHERE seq = 2", d='{"forged":true}')
+    result = runner.invoke(args=["audit", "rekey"])
+    assert result.exit_code == 1 and "rien n'a été rescellé" in result.output
+    assert verify(app)[0] == 1
+
+
+def test_rekey_after_a_secret_key_rotation(app, journal):
+    old = app.config["SECRET_KEY"]
+    app.config.update(SECRET_KEY="r" * 64)
+    assert verify(app)[0] == 1
+    app.config.update(SECRET_KEY_PREVIOUS=old)
+    assert app.test_cli_runner().invoke(args=["audit", "rekey"]).exit_code == 0
+    app.config.update(SECRET_KEY_PREVIOUS="")
     assert verify(app)[0] == 0

@@ -8,7 +8,7 @@ from app.audit import services as audit
 from app.audit.models import AuditRecord
 from app.extensions import db
 from tests import factories
-from tests.conftest import login
+from tests.conftest import csrf_token, login
 
 
 @pytest.fixture
@@ -68,3 +68,16 @@ def test_coordinator_sees_export_history_only(client, org, records):
 def test_others_refused(client, org, role):
     login(client, factories.user(org, role))
     assert client.get("/audit/").status_code == 403
+
+
+def test_filters_keep_underscores_and_bounds_never_500(client, org, volunteer, records):
+    """Issue 16: « auth.login_failed » is found; huge ids and the last date are no error."""
+    client.post("/login", data={"email": volunteer.email, "password": "mauvais mot de passe",
+                                "csrf_token": csrf_token(client)})
+    login(client, factories.user(org, "admin"))
+    failed = rows_of(client.get("/audit/?action=auth.login_failed").get_data(as_text=True))
+    assert len(failed) == 1 and "auth.login_failed" in failed[0]
+    for query in ("user=999999999999999999999999999999", "to=9999-12-31", "from=9999-12-31",
+                  "to=9999-12-30", "page=99999999999999999999999"):
+        assert client.get(f"/audit/?{query}").status_code == 200, query
+    assert len(rows_of(client.get("/audit/?to=9999-12-31").get_data(as_text=True))) >= 3

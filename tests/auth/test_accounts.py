@@ -146,3 +146,29 @@ def test_account_pages_for_non_admins_and_other_orgs(app, org, other_org, volunt
     db.session.refresh(volunteer)
     assert volunteer.active
     assert volunteer.email not in other.get("/admin/accounts/").get_data(as_text=True)
+
+
+def test_account_creation_does_not_reveal_another_associations_users(client, admin, other_org):
+    """Issue 16: a Lyon admin must not learn that an address is a Paris account."""
+    paris = factories.user(other_org, "volunteer")
+    lyon = factories.user(admin.organisation, "volunteer")
+    login(client, admin)
+
+    def create(email):
+        token = csrf_token(client, "/admin/accounts/")
+        return client.post("/admin/accounts/new", data={"email": email, "role": "volunteer", "csrf_token": token,
+                                                        "password": "une phrase assez longue"}).get_data(as_text=True)
+
+    elsewhere = create(paris.email).replace(paris.email, "")  # the address typed is echoed in its field
+    assert "ne peut pas être utilisée" in elsewhere
+    assert "Un compte" not in elsewhere and other_org.name not in elsewhere and other_org.slug not in elsewhere
+    assert "Un compte de votre association existe déjà" in create(lyon.email)  # already in its own list
+
+
+def test_slugs_folding_to_the_same_name_are_refused(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["orgs", "create", "demo-lyon", "Lyon"]).exit_code == 0
+    for slug in ("demo-lyon-", "demo--lyon", "démo-lyon", "DEMO-LYON"):
+        result = runner.invoke(args=["orgs", "create", "--", slug, "Autre"])
+        assert result.exit_code != 0 and ("se confond" in result.output or "existe déjà" in result.output), slug
+    assert runner.invoke(args=["orgs", "create", "demo-lyon-2", "Lyon 2"]).exit_code == 0

@@ -61,7 +61,9 @@ def test_enrolment_then_login_needs_a_fresh_code(client, volunteer, frozen):
     login(client, volunteer)
     secret, _ = enrol(client, frozen)
     db.session.refresh(volunteer)
-    assert volunteer.totp_secret == secret and volunteer.totp_last_counter == services._time_counter(NOW)
+    # Stored encrypted: the seed is not in the database in clear.
+    assert volunteer.totp_secret.startswith("v1:") and secret not in volunteer.totp_secret
+    assert services.totp_secret_of(volunteer) == secret and volunteer.totp_last_counter == services._time_counter(NOW)
     client.post("/logout", data={"csrf_token": csrf_token(client, "/cases/")})
 
     response = login(client, volunteer)

@@ -190,6 +190,38 @@ def test_restore_refuses_a_planted_file_outside_exhibits_and_templates(app, db, 
     target = target_app()
     with target.app_context():
         result = target.test_cli_runner().invoke(args=["backup", "restore", str(path)])
+        assert result.exit_code == 1 and "non authentifié" in result.output  # no key: the signature fails
+        # Even re-signed by someone holding the key, the planted file is refused.
+        (path / "manifest.sig").write_text(services.sign_manifest(target.config, (path / "manifest.json").read_bytes()))
+        result = target.test_cli_runner().invoke(args=["backup", "restore", str(path)])
         assert result.exit_code == 1 and "fichier inattendu" in result.output
         key = Path(target.config["DATA_DIR"], "secret_key")
         assert not key.exists() or key.read_bytes() != planted
+
+
+def test_verify_refuses_a_manifest_it_cannot_authenticate(app, db, filled, tmp_path):
+    """Issue 16: altering a file and rewriting the manifest to match no longer passes, nor does a
+    backup without signature or made under another SECRET_KEY."""
+    path = tmp_path / "sauvegarde"
+    create(app, path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["backup", "verify", str(path)]).exit_code == 0
+    assert (path / "manifest.sig").read_text().startswith("hmac-sha256:")
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["counts"]["cases"] += 1  # any edit, even one whose files all still match
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(args=["backup", "verify", str(path)])
+    assert result.exit_code == 1 and "non authentifié" in result.output
+    (path / "manifest.sig").unlink()
+    result = runner.invoke(args=["backup", "verify", str(path)])
+    assert result.exit_code == 1 and "manifest.sig absent" in result.output
+    # Re-signed with the real key, the untouched backup verifies; under another key it does not.
+    manifest["counts"]["cases"] -= 1
+    (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True))
+    (path / "manifest.sig").write_text(services.sign_manifest(app.config, (path / "manifest.json").read_bytes()))
+    assert runner.invoke(args=["backup", "verify", str(path)]).exit_code == 0
+    old = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "z" * 64
+    assert runner.invoke(args=["backup", "verify", str(path)]).exit_code == 1
+    app.config["SECRET_KEY_PREVIOUS"] = old  # a rotation in progress: old backups still verify
+    assert runner.invoke(args=["backup", "verify", str(path)]).exit_code == 0

@@ -30,7 +30,9 @@ def test_volunteer_uploads_a_screenshot_and_sees_it_listed(app, live_server, pag
     assert "03/02/2025" in item.inner_text() and "lecture en cours" in item.inner_text()
     thumb = item.locator("img")
     thumb.wait_for()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth", thumb.element_handle()) == 320
+    thumb.scroll_into_view_if_needed()  # loading="lazy": a browser fetches it once on screen
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    assert page.evaluate("(img) => img.naturalWidth", thumb.element_handle()) == 320
 
     # Drag and drop a second capture onto the zone (constat.js fills the file input).
     second = files.screenshot("RDV")

@@ -170,3 +170,66 @@ def test_imported_cases_stay_in_their_association(tmp_path, org, other_org):
     _db.session.commit()
     assert _db.session.scalar(select(Case.org_id).where(Case.reference == "ISO-1")) == org.id
     assert _db.session.scalar(select(func.count(Case.id)).where(Case.org_id == other_org.id)) == 0
+
+
+# --- text that starts with « = » (issue 14) ------------------------------------------------
+
+HYPERLINK = '=HYPERLINK("https://exemple.org/capture","capture")'
+
+
+def write_xlsx_text_cells(path: Path, rows) -> Path:
+    """A workbook whose cells are all typed as text (xlsxwriter's write_string), as a person
+    gets by typing « '= » or formatting the cell as text: never a formula."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("Cas")
+    for r, values in enumerate([CASE_COLUMNS, *rows]):
+        for c, value in enumerate(values):
+            if value is not None:
+                sheet.write_string(r, c, str(value))
+    workbook.add_worksheet("Chronologie").write_row(0, 0, EVENT_COLUMNS)
+    workbook.close()
+    return path
+
+
+def test_xlsx_text_cell_starting_with_equals_imports_literally(tmp_path, org):
+    path = write_xlsx_text_cells(tmp_path / "t.xlsx", [row(**{"Récit": HYPERLINK, "Nom": "=Diallo"})])
+    report = import_file(path, org)
+    _db.session.commit()
+    assert report.cases == 1
+    case = _db.session.scalars(select(Case)).one()
+    assert case.narrative == HYPERLINK
+    assert case.person.last_name == "=Diallo"
+
+
+def test_xlsx_real_formula_cell_still_refused_with_its_place(tmp_path, org):
+    path = write_xlsx(tmp_path / "f.xlsx", [row(), row(**{"Récit": "=1+1"})])
+    with pytest.raises(ImportRefused) as exc:
+        import_file(path, org)
+    assert [(p.sheet, p.row, p.column) for p in exc.value.report.problems] == [("Cas", 3, "Récit")]
+    assert count(Case) == 0
+
+
+@pytest.mark.parametrize("text, formula", [
+    (HYPERLINK, True), ("=cmd|' /C calc'!A0", True), ("=A1", True), ("=$B$2", True), ("=1+2", True),
+    ("=SUM(A1:A3)", True), ("= rendez-vous annulé par la préfecture", False), ("=> relancé le 3 mars", False),
+    ("== voir pièce 4 ==", False), ("=", False),
+])
+def test_csv_refuses_only_clear_formulas(tmp_path, org, text, formula):
+    path = write_csv(tmp_path / "c.csv", [row(**{"Récit": text})])
+    if formula:
+        with pytest.raises(ImportRefused) as exc:
+            import_file(path, org)
+        assert [(p.row, p.column) for p in exc.value.report.problems] == [(2, "Récit")]
+    else:
+        import_file(path, org)
+        assert _db.session.scalar(select(Case.narrative)) == text
+
+
+def test_cli_imports_hyperlink_text_literally(app, org, tmp_path):
+    path = write_xlsx_text_cells(tmp_path / "t.xlsx", [row(**{"Récit": HYPERLINK})])
+    result = app.test_cli_runner().invoke(args=["cases", "import", str(path), "--org", org.slug])
+    assert result.exit_code == 0, result.output
+    _db.session.expire_all()
+    assert _db.session.scalar(select(Case.narrative)) == HYPERLINK

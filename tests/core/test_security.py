@@ -23,7 +23,7 @@ def assert_headers(response, page=True):
         assert directive in csp, (response.request.path, directive)
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert h["X-Content-Type-Options"] == "nosniff"
-    assert h["Referrer-Policy"] == "no-referrer"
+    assert h["Referrer-Policy"] == "same-origin"
     if page:
         assert h["Cache-Control"] == "no-store", response.request.path
     assert "Strict-Transport-Security" not in h  # plain HTTP here
@@ -152,13 +152,15 @@ def test_absolute_lifetime_even_when_active(app, logged_in, monkeypatch):
     assert logged_in.get("/cases/").status_code == 302
 
 
-def test_manipulated_session_timestamps(app, logged_in):
+def test_manipulated_session_cookie(app, logged_in):
+    # Times live on the server: a cookie claiming a recent start changes nothing.
     with logged_in.session_transaction() as sess:
-        sess["seen_at"] = (utcnow() - timedelta(minutes=61)).isoformat()
+        sess["started_at"] = sess["seen_at"] = utcnow().isoformat()
+        sess["sid"] = "x" * 43  # a token of the right shape that no login issued
     assert logged_in.get("/cases/").status_code == 302
     login(logged_in, factories.user(factories.organisation("assoc-x", "AX"), "volunteer"))
     with logged_in.session_transaction() as sess:
-        del sess["started_at"]  # a session that did not come through /login
+        del sess["sid"]  # a session that did not come through /login
     assert logged_in.get("/cases/").status_code == 302
 
 
@@ -185,3 +187,21 @@ def test_case_forms_ignore_posted_org_and_reference(app, logged_in, volunteer, o
     assert logged_in.post(f"/cases/{case.id}/edit", data=data).status_code == 302
     db.session.refresh(case)
     assert case.org_id == volunteer.org_id and case.reference.startswith("LYO-")
+
+
+def test_login_works_behind_an_https_proxy(app, volunteer):
+    """Behind a TLS proxy (TRUSTED_PROXIES=1, X-Forwarded-Proto: https) Flask-WTF demands a
+    same-site Referer on form posts: the pages' Referrer-Policy must let browsers send it."""
+    app.config["TRUSTED_PROXIES"] = 1
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+    client = app.test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Host": "constat.example"}
+    page = client.get("/login", headers=https)
+    assert page.headers["Referrer-Policy"] == "same-origin"  # browsers send the Referer to this site
+    token = csrf_token(client)
+    posted = client.post("/login", data={"email": volunteer.email, "password": factories.PASSWORD,
+                                         "csrf_token": token},
+                         headers={**https, "Referer": "https://constat.example/login"})
+    assert posted.status_code == 302

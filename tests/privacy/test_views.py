@@ -56,7 +56,7 @@ def test_coordinator_sees_neither_export_nor_erasure(client, org, case):
 
 def test_volunteer_records_a_withdrawal(client, db, org, case, volunteer):
     login(client, volunteer)
-    response = post(client, case, "consent/withdraw", withdrawn_on=date.today().isoformat())
+    response = post(client, case, "consent/withdraw", withdrawn_on=date.today().isoformat(), confirm="1")
     assert response.status_code == 302
     assert db.session.get(Case, case.id).person.consent_withdrawn_at == date.today()
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
@@ -66,7 +66,7 @@ def test_volunteer_records_a_withdrawal(client, db, org, case, volunteer):
 
 def test_withdrawal_with_a_future_date_is_refused_in_french(client, db, org, case, volunteer):
     login(client, volunteer)
-    response = post(client, case, "consent/withdraw", withdrawn_on="2999-01-01")
+    response = post(client, case, "consent/withdraw", withdrawn_on="2999-01-01", confirm="1")
     assert response.status_code == 302
     assert "ne peut pas être dans le futur" in client.get(response.location).get_data(as_text=True)
     assert db.session.get(Case, case.id).person.consent_withdrawn_at is None
@@ -194,3 +194,43 @@ def test_notice_is_public_and_generic_without_a_session(client, org):
     page = response.get_data(as_text=True)
     assert org.name not in page and "730 jours" in page and "www.cnil.fr/en/complaints" in page
     assert "Dossiers" not in page  # no navigation, nothing of an association
+
+
+def test_withdrawal_needs_the_confirmation_and_a_chosen_date(client, db, org, case, volunteer):
+    """Issue 14: no date is assumed, the effects are named, and nothing happens without the box ticked."""
+    login(client, volunteer)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    section = page[page.index('id="donnees-personnelles"'):]
+    assert "sort des statistiques" in section and 'name="confirm"' in section
+    assert re.search(r'name="withdrawn_on"[^>]*value="\d', section) is None  # not pre-dated
+    response = post(client, case, "consent/withdraw", withdrawn_on="2025-06-01")
+    assert "cochez la case" in client.get(response.location).get_data(as_text=True)
+    response = post(client, case, "consent/withdraw", withdrawn_on="", confirm="1")
+    assert "Indiquez la date du retrait." in client.get(response.location).get_data(as_text=True)
+    assert db.session.get(Case, case.id).person.consent_withdrawn_at is None
+
+
+def test_admin_undoes_a_withdrawal_within_a_day_only(app, client, db, org, case, volunteer, monkeypatch):
+    from datetime import timedelta
+
+    from app.core import clock
+    from app.privacy import services as privacy
+
+    login(client, volunteer)
+    post(client, case, "consent/withdraw", withdrawn_on="2025-06-01", confirm="1")
+    assert "Annuler le retrait" not in client.get(f"/cases/{case.id}").get_data(as_text=True)  # admins only
+    assert post(client, case, "consent/undo").status_code == 403
+    admin = app.test_client()
+    as_role(admin, org, "admin")
+    assert "Annuler le retrait du consentement" in admin.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert post(admin, case, "consent/undo").status_code == 302
+    assert db.session.get(Case, case.id).person.consent_withdrawn_at is None
+    assert db.session.scalars(select(AuditRecord).where(AuditRecord.action == "consent.withdraw_undo")).one()
+    # Recorded again; a day later it can no longer be undone.
+    post(client, case, "consent/withdraw", withdrawn_on="2025-06-02", confirm="1")
+    later = clock.utcnow() + timedelta(days=1, minutes=1)
+    monkeypatch.setattr(privacy, "utcnow", lambda: later)
+    assert "Annuler le retrait" not in admin.get(f"/cases/{case.id}").get_data(as_text=True)
+    response = post(admin, case, "consent/undo")
+    assert "ne peut plus être annulé" in admin.get(response.location).get_data(as_text=True)
+    assert db.session.get(Case, case.id).person.consent_withdrawn_at == date(2025, 6, 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from datetime import datetime
 
 import pytest
@@ -13,6 +15,9 @@ from app.evidence.models import Exhibit
 from app.search import services
 from app.search.models import IndexOutbox
 from tests import factories
+
+# The embedded whoosh index only; PostgreSQL has its own tests (tests/search/test_pg.py).
+WHOOSH_ONLY = pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="whoosh only")
 
 # (query, expected case attribute on the register) — typed the way volunteers type them.
 HELD_OUT = [
@@ -200,6 +205,7 @@ def test_updates_never_leave_duplicates_or_stale_documents(org, db):
     assert services.search(org.id, "", None).total == 1 + len(others)
 
 
+@WHOOSH_ONLY
 def test_index_failure_keeps_the_outbox_for_the_worker(org, db, app, monkeypatch):
     case = factories.case(org, narrative="avant la panne")
     holder = services._holder()
@@ -239,6 +245,7 @@ def test_exhibit_text_is_searched_and_withdrawn_exhibits_are_not(org, db):
     assert "FX-9087" not in " ".join(str(e.html) for h in hidden.hits for e in h.excerpts)
 
 
+@WHOOSH_ONLY
 def test_reindex_rebuilds_a_deleted_or_corrupt_index(register, org, app):
     import shutil
 
@@ -259,6 +266,7 @@ def test_reindex_rebuilds_a_deleted_or_corrupt_index(register, org, app):
     assert services.index_health() == "ok"
 
 
+@WHOOSH_ONLY
 def test_health_reports_a_rebuild_in_progress(app):
     holder = services._holder()
     with holder.rebuild_lock(wait=True):
@@ -267,3 +275,39 @@ def test_health_reports_a_rebuild_in_progress(app):
             assert services.index_health() == "reconstruction en cours"
         finally:
             holder.rebuilding = False
+
+
+def test_parallel_rebuild_gives_the_same_index_and_reports_progress(register, org, app):
+    """`search reindex` builds documents in forked processes and bulk-loads them: same results."""
+    queries = ["récépissé", "Иванов", "884213", '"timbre fiscal"', "préfecture", "rendez-vous", "recep*"]
+    expected = {q: services.search(org.id, q, None, identity=True) for q in queries}
+    seen = []
+    assert services.rebuild_index(batch=2, workers=2, progress=lambda done, total: seen.append((done, total))) > 0
+    for q, before in expected.items():
+        after = services.search(org.id, q, None, identity=True)
+        assert (after.total, sorted(after.references())) == (before.total, sorted(before.references())), q
+        assert {k: [(f.value, f.count) for f in v] for k, v in after.facets.items()} == \
+            {k: [(f.value, f.count) for f in v] for k, v in before.facets.items()}, q
+    total = seen[-1][1]
+    assert seen[-1][0] == total and [d for d, _t in seen] == sorted(d for d, _t in seen) and len(seen) > 4
+
+
+@WHOOSH_ONLY
+def test_search_page_estimates_a_rebuild_in_progress(app, org):
+    import shutil
+    import time
+
+    holder = services._holder()
+    shutil.rmtree(app.config["INDEX_DIR"], ignore_errors=True)
+    holder.forget()
+    with holder.rebuild_lock(wait=True):
+        holder.rebuilding = True
+        try:
+            services._write_progress(holder, 250, 1000, time.time() - 60)
+            results = services.search(org.id, "préfecture", None)
+            assert results.unavailable and "reconstruction" in results.hint
+            assert "Environ 25 % fait, encore 3 min environ." in results.hint, results.hint
+        finally:
+            holder.rebuilding = False
+            services._progress_path(holder).unlink(missing_ok=True)
+    assert services.rebuild_estimate(holder) == ""

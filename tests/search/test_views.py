@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 
 import pytest
 
 from tests import factories
 from tests.conftest import login
+
+# The embedded whoosh index only; PostgreSQL has its own tests (tests/search/test_pg.py).
+WHOOSH_ONLY = pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="whoosh only")
 
 MALFORMED = ['"unclosed', "NEAR(", "*", "AND OR NOT", "x" * 3000, "%", "-", "((", '"" OU ""', "\\", "\ufffd"]
 
@@ -95,6 +100,7 @@ def test_cli_unknown_org_fails_in_french(app):
     assert "Association inconnue" in result.output
 
 
+@WHOOSH_ONLY
 def test_cli_reindex_rebuilds_from_the_database(register, app, org):
     import shutil
 
@@ -107,6 +113,7 @@ def test_cli_reindex_rebuilds_from_the_database(register, app, org):
     assert services.search(org.id, "884213", None, identity=True).references() == [register.ivanov.reference]
 
 
+@WHOOSH_ONLY
 def test_healthz_reports_the_index(app, client):
     import shutil
 
