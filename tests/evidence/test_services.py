@@ -163,7 +163,7 @@ def test_a_failed_write_leaves_no_row(app, db, case, volunteer, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(type(store()), "put", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(ExhibitRefused, match="disque plein"):  # a French reason, not a 500
         add_exhibit(case, files.png(), "a.png", volunteer)
     db.session.rollback()
     assert exhibit_count(db) == 0
