@@ -51,7 +51,7 @@ def parse_filters(args) -> JournalFilters:
     # so "_" is kept: « auth.login_failed » is found).
     action = re.sub(r"[^a-z0-9_.]", "", args.get("action", "")[:40].lower())
     # Ids beyond 64 bits would overflow in the database driver (a 500): no such user.
-    actor_id = int(actor) if actor.isdigit() and len(actor) <= 19 and int(actor) <= 2**63 - 1 else None
+    actor_id = int(actor) if actor.isdigit() and len(actor) <= 10 and int(actor) <= 2**31 - 1 else None
     date_to = day("to")
     if date_to is not None and date_to >= date.max - timedelta(days=1):
         date_to = None  # "until the end of time": no upper bound (date_to + 1 day would overflow)

@@ -27,9 +27,9 @@ BASELINE_HEADERS = (
     ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
 )
-# Largest id a route accepts: SQLite and PostgreSQL integers are signed 64-bit; a larger number
-# would overflow in the driver (a 500) instead of being "not found".
-MAX_ROUTE_INT = 2**63 - 1
+# Largest id a route accepts: the id columns are INTEGER, signed 32-bit on PostgreSQL; a larger
+# number would overflow in the driver (a 500) instead of being "not found".
+MAX_ROUTE_INT = 2**31 - 1
 MIN_SECRET_BYTES = 32
 _VERSION = "v1:"
 

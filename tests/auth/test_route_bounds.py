@@ -13,7 +13,7 @@ HUGE = "999999999999999999999999999999"
                                   f"/exhibits/{HUGE}/fiche", f"/exhibits/{HUGE}/thumb.png",
                                   f"/cases/{HUGE}/brief.docx", f"/cases/{HUGE}/exhibits.zip",
                                   f"/cases/{HUGE}/person-export.zip", f"/cases/{str(2**63)}",
-                                  f"/cases/{str(2**63 - 1)}"])
+                                  f"/cases/{str(2**63 - 1)}", f"/cases/{str(2**31)}"])
 def test_huge_ids_are_not_found(client, org, path):
     login(client, factories.user(org, "admin"))
     response = client.get(path)
