@@ -43,6 +43,9 @@ def main() -> None:
 
         db.create_all()
         load_reference_data()
+        # An empty search index now, so that no background rebuild of the seeded cases shares the GIL.
+        from app.search.services import ensure_index
+        ensure_index(background=False)
         coalition = coalitions.create("bench-reseau", "Réseau bench")
         orgs = []
         start = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from docx import Document
 from docx.opc.packuri import PackURI
+from docx.opc.pkgwriter import PackageWriter
 from docx.package import ImageParts
 from docx.parts.image import ImagePart
 from docx.enum.section import WD_ORIENT
@@ -294,9 +296,37 @@ def _repeat_header(row) -> None:
     trpr.append(element)
 
 
+# Pictures are compressed already: deflating 40 screenshots again took most of a requête's time
+# (about 1 s of zlib for 6 MB) and saved nothing.
+_STORED_MEDIA = (".png", ".jpg", ".jpeg", ".gif")
+
+
+class _PackageZip:
+    """python-docx's physical package writer (write/close), with pictures stored as they are."""
+
+    def __init__(self, target):
+        self._zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED)
+
+    def write(self, pack_uri, blob: bytes) -> None:
+        name = pack_uri.membername
+        stored = name.startswith("word/media/") and name.lower().endswith(_STORED_MEDIA)
+        self._zip.writestr(name, blob, compress_type=zipfile.ZIP_STORED if stored else None)
+
+    def close(self) -> None:
+        self._zip.close()
+
+
 def _save(document) -> bytes:
+    """The document's bytes: `OpcPackage.save` (python-docx 1.2), writing through `_PackageZip`."""
+    package = document.part.package
+    for part in package.parts:
+        part.before_marshal()
     buffer = io.BytesIO()
-    document.save(buffer)
+    writer = _PackageZip(buffer)
+    PackageWriter._write_content_types_stream(writer, package.parts)
+    PackageWriter._write_pkg_rels(writer, package.rels)
+    PackageWriter._write_parts(writer, package.parts)
+    writer.close()
     return buffer.getvalue()
 
 
@@ -421,7 +451,9 @@ def _picture_source(path: Path):
             size = image.size
             orientation = image.getexif().get(0x0112, 1) if image.format in {"JPEG", "TIFF", "HEIF"} else 1
             if image.format in WORD_IMAGE_FORMATS and orientation in (1, None):
-                return str(path), size
+                # A stream, not the store's path: the stored name has no extension, and the part
+                # would be « image1. » (python-docx names parts from the file's extension).
+                return io.BytesIO(path.read_bytes()), size
             converted = ImageOps.exif_transpose(image)
             if converted.mode not in ("RGB", "RGBA", "L"):
                 converted = converted.convert("RGBA")

@@ -272,6 +272,9 @@ def test_annexed_screenshots_keep_their_original_bytes_once_each(client, org, la
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         media = [n for n in archive.namelist() if n.startswith("word/media/")]
         hashes = {hashlib.sha256(archive.read(n)).hexdigest() for n in media}
+        # Stored, not deflated a second time (PNG is compressed already); the XML parts still are.
+        assert {archive.getinfo(n).compress_type for n in media} == {zipfile.ZIP_STORED}
+        assert archive.getinfo("word/document.xml").compress_type == zipfile.ZIP_DEFLATED
     assert len(media) == len(set(media))
     assert {hashlib.sha256(p).hexdigest() for p in pictures} <= hashes
     document = Document(io.BytesIO(content))
