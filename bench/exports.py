@@ -299,7 +299,7 @@ def main() -> None:
               f"(its input rows already in memory, not counted)")
         # The comparison's 60,000 materialised rows are the benchmark's, not a server's: a server
         # holds nothing after an export, and millions of live objects would slow every GC pass.
-        del rows, events
+        rows = events = None
         gc.collect()
         if args.screenshots:
             print(f"… after {runs + 1} workbooks of {export.rows} cases in the same process:")

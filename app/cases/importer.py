@@ -27,6 +27,7 @@ from app.core import departements
 from app.core.clock import today as clock_today
 from app.core.spreadsheet import CASE_COLUMNS, EVENT_COLUMNS, EVENT_OPTIONAL_COLUMNS, unneutralise
 from app.extensions import db
+from app.jobs.services import counted
 from app.legal.codes import OUTCOMES_BY_TYPE, outcome_error
 from app.search.models import IndexOutbox
 
@@ -311,9 +312,13 @@ def _parse_case_row(number: int, values: list, positions: dict[str, int], taxono
 # --- the import ----------------------------------------------------------------------------
 
 def import_file(path: Path, org, actor=None, *, dry_run: bool = False, max_bytes: int = 10 * 1024 * 1024,
-                today: date | None = None) -> ImportReport:
+                today: date | None = None, progress=None) -> ImportReport:
     """Check the whole file, then (unless dry_run) create every case in the current
-    transaction. Raises ImportRefused with the report when anything is wrong."""
+    transaction. Raises ImportRefused with the report when anything is wrong.
+
+    `progress(done, total)` follows the check of the case rows (a background import's page).
+    The writing that follows reports nothing: on SQLite another connection could not write the
+    progress while this transaction holds the database."""
     report = ImportReport(dry_run=dry_run)
     today = today or clock_today()
     path = Path(path)
@@ -345,7 +350,7 @@ def import_file(path: Path, org, actor=None, *, dry_run: bool = False, max_bytes
 
     taxonomy = Taxonomy(org.id)
     parsed: list[ParsedCase] = []
-    for number, values in case_rows[1:]:
+    for number, values in counted(case_rows[1:], len(case_rows) - 1, progress):
         item = _parse_case_row(number, values, positions, taxonomy, today, report, from_csv=suffix == ".csv")
         if item is not None:
             parsed.append(item)

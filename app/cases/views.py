@@ -27,6 +27,7 @@ from app.core import departements
 from app.core.clock import today as clock_today
 from app.core.clock import utcnow
 from app.extensions import db
+from app.jobs import services as jobs
 from app.legal.codes import OUTCOMES_BY_TYPE
 
 bp = Blueprint("cases", __name__, url_prefix="/cases", template_folder="templates")
@@ -359,7 +360,7 @@ IMPORT_CAPABILITY = "exports.history"
 UPLOAD_TTL = timedelta(hours=1)
 
 
-def _import_dir():
+def import_dir():
     # IMPORT_DIR sits beside a shared EXHIBIT_STORE: the preview and the confirmation may reach
     # two different servers.
     path = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.config["DATA_DIR"]) / "imports")
@@ -379,12 +380,15 @@ def _forget_old_uploads(folder) -> None:
 
 
 def _pending_upload():
-    """The file this member uploaded for preview, if it is still there."""
+    """(path, display name, previewed case count) of the file this member uploaded for preview,
+    if it is still there."""
     pending = session.get("import_upload")
     if not isinstance(pending, dict) or not re.fullmatch(r"[A-Za-z0-9_-]{20,64}\.(xlsx|csv)", str(pending.get("file", ""))):
-        return None, None
-    path = _import_dir() / pending["file"]
-    return (path, pending.get("name", path.name)) if path.is_file() else (None, None)
+        return None, None, 0
+    path = import_dir() / pending["file"]
+    if not path.is_file():
+        return None, None, 0
+    return path, pending.get("name", path.name), int(pending.get("cases") or 0)
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -398,10 +402,17 @@ def import_cases():
     if request.method == "GET":
         return render_template("cases/import.html", **context)
     if request.form.get("action") == "confirm":
-        path, name = _pending_upload()
+        path, name, previewed = _pending_upload()
         if path is None:
             flash("Le fichier à importer n'est plus disponible (plus d'une heure, ou déjà importé) : envoyez-le à nouveau.", "error")
             return redirect(url_for("cases.import_cases"))
+        if previewed > jobs.threshold():
+            # Too long for one request: a background job, with its progress page (the file stays
+            # in IMPORT_DIR, which every server and worker reaches, until the job has committed).
+            job = jobs.submit("import.cases", current_user, total=previewed, file=path.name)
+            db.session.commit()
+            session.pop("import_upload", None)
+            return redirect(url_for("jobs.show", job_id=job.id), 303)
         try:
             # Everything is checked again: the association may have changed since the preview.
             report = import_file(path, org, current_user, max_bytes=limit)
@@ -422,9 +433,9 @@ def import_cases():
         return render_template("cases/import.html", name=name, problems=[
             "Format non pris en charge : fournissez un classeur .xlsx (feuilles « Cas » et « Chronologie ») ou un fichier .csv."],
             **context), 422
-    folder = _import_dir()
+    folder = import_dir()
     _forget_old_uploads(folder)
-    old, _ = _pending_upload()
+    old, _, _ = _pending_upload()
     if old is not None:
         old.unlink(missing_ok=True)
     path = folder / f"{secrets.token_urlsafe(24)}{suffix}"
@@ -438,5 +449,6 @@ def import_cases():
         session.pop("import_upload", None)
         return render_template("cases/import.html", problems=exc.report.problems, name=name, **context), 422
     db.session.rollback()
-    session["import_upload"] = {"file": path.name, "name": name}
-    return render_template("cases/import.html", report=report, name=name, **context)
+    session["import_upload"] = {"file": path.name, "name": name, "cases": report.cases}
+    return render_template("cases/import.html", report=report, name=name, background=report.cases > jobs.threshold(),
+                           **context)

@@ -31,6 +31,8 @@ class Job(db.Model):
     total: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(Text, default="")  # French, shown to the requester
+    # French, shown to the requester when a job ends without a file (an import: what it created).
+    result: Mapped[str] = mapped_column(Text, default="", server_default="")
     # A running job whose lease has passed belongs to a worker that died: another one takes it.
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ asked); the export is audited then, under its requester, exactly as an immediate
 from __future__ import annotations
 
 from app.auth.permissions import can
-from app.jobs.services import JobRefused, filters_from_params, register_kind
+from app.jobs.services import JobRefused, Outcome, filters_from_params, register_kind
 
 
 def _organisation(user):
@@ -60,8 +60,37 @@ def coalition_dossier(job, user, params, progress):
     return services.export_pooled_dossier(_coalition(user, params), user, source="job", progress=progress)
 
 
+def import_cases(job, user, params, progress):
+    """A confirmed web import too large for one request: the previewed file, checked again whole."""
+    from flask import current_app
+
+    from app.cases.importer import ImportRefused, import_file
+    from app.cases.views import IMPORT_CAPABILITY, import_dir
+
+    if not can(user, IMPORT_CAPABILITY):
+        raise JobRefused("votre rôle ne permet plus d'importer des dossiers.")
+    path = import_dir() / params.get("file", "")
+    if not params.get("file") or not path.is_file():
+        raise JobRefused("le fichier n'est plus disponible (il est effacé une heure après son envoi) : "
+                         "envoyez-le à nouveau.")
+    try:
+        report = import_file(path, _organisation(user), user, max_bytes=current_app.config["MAX_IMPORT_BYTES"],
+                             progress=progress)
+    except ImportRefused as exc:
+        # The association changed since the preview (a reference now taken…): nothing is written.
+        path.unlink(missing_ok=True)
+        problems = [str(p) for p in exc.report.problems]
+        more = f" (et {len(problems) - 5} autre(s))" if len(problems) > 5 else ""
+        raise JobRefused("le fichier ne passe plus les vérifications, rien n'a été importé : "
+                         + " ; ".join(problems[:5]) + more + ". Corrigez-le et envoyez-le à nouveau.") from None
+    # Removed once the rows are committed: a worker dying before that finds the file again.
+    return Outcome(report.cases, f"{report.cases} dossier(s) et {report.events} événement(s) importés.",
+                   after_commit=lambda: path.unlink(missing_ok=True))
+
+
 def register() -> None:
     register_kind("export.xlsx", export_xlsx)
     register_kind("export.dossier", export_dossier)
     register_kind("coalition.xlsx", coalition_xlsx)
     register_kind("coalition.dossier", coalition_dossier)
+    register_kind("import.cases", import_cases)

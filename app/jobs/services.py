@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 from flask import current_app
@@ -26,14 +26,29 @@ LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
 PROGRESS_EVERY = 250  # rows between two progress writes (each also renews the lease)
 
-# kind -> runner(job, user, progress) -> ExportFile; filled by `register_kind`.
+# kind -> runner(job, user, params, progress) -> ExportFile | Outcome; filled by `register_kind`.
 _RUNNERS: dict[str, Callable] = {}
 KIND_LABELS = {
     "export.xlsx": "Classeur des dossiers",
     "export.dossier": "Dossier collectif",
     "coalition.xlsx": "Classeur commun de la coalition",
     "coalition.dossier": "Dossier collectif de la coalition",
+    "import.cases": "Import de dossiers",
 }
+
+
+@dataclass
+class Outcome:
+    """What a job that makes no file did (an import), in French for its requester."""
+
+    rows: int
+    message: str
+    after_commit: Callable[[], None] | None = None  # e.g. delete the imported file
+
+
+def noun(kind: str) -> str:
+    """« l'import » or « l'export »: how the progress page speaks of the job."""
+    return "l'import" if kind.startswith("import.") else "l'export"
 
 
 class JobRefused(ValueError):
@@ -152,19 +167,26 @@ def run(job: Job) -> str:
         job.state = FAILED if final else QUEUED
         job.lease_until = None
         job.error = str(exc) if isinstance(exc, JobRefused) else \
-            ("l'export a échoué ; réessayez, et prévenez l'administration si cela se reproduit." if final else "")
+            (f"{noun(job.kind)} a échoué ; réessayez, et prévenez l'administration si cela se reproduit."
+             if final else "")
         if final:
             job.finished_at = utcnow()
         db.session.commit()
         return job.state
+    # An import's rows are in this same session: they commit with the DONE state, or not at all.
     job = db.session.get(Job, job_id)
     now = utcnow()
-    db.session.add(JobFile(job_id=job.id, content=export.content))
     job.state, job.finished_at, job.lease_until = DONE, now, None
-    job.expires_at = now + timedelta(hours=keep_hours())
-    job.filename, job.mimetype, job.sha256 = export.filename, export.mimetype, export.sha256
+    if isinstance(export, Outcome):
+        job.result = export.message
+    else:
+        db.session.add(JobFile(job_id=job.id, content=export.content))
+        job.expires_at = now + timedelta(hours=keep_hours())
+        job.filename, job.mimetype, job.sha256 = export.filename, export.mimetype, export.sha256
     job.done = job.total = max(job.total, export.rows)
     db.session.commit()
+    if isinstance(export, Outcome) and export.after_commit is not None:
+        export.after_commit()
     return DONE
 
 

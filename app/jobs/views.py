@@ -46,17 +46,23 @@ def _eta_seconds(job) -> int | None:
     return max(0, round(elapsed / job.done * (job.total - job.done)))
 
 
+def _page(job, **extra):
+    return render_template("jobs/show.html", job=job, label=services.KIND_LABELS.get(job.kind, job.kind),
+                           noun=services.noun(job.kind), importing=job.kind.startswith("import."),
+                           FAILED=FAILED, DONE=DONE, **extra)
+
+
 @bp.route("/jobs/<int:job_id>")
 def show(job_id: int):
     job = _job_or_404(job_id)
-    return render_template("jobs/show.html", job=job, label=services.KIND_LABELS.get(job.kind, job.kind),
-                           download=_download_url(job), eta=_eta_seconds(job), FAILED=FAILED, DONE=DONE)
+    return _page(job, download=_download_url(job), eta=_eta_seconds(job))
 
 
 @bp.route("/jobs/<int:job_id>.json")
 def show_json(job_id: int):
     job = _job_or_404(job_id)
-    return jsonify({"state": job.state, "done": job.done, "total": job.total, "download": _download_url(job)})
+    return jsonify({"state": job.state, "done": job.done, "total": job.total, "download": _download_url(job),
+                    **({"result": job.result} if job.result else {})})
 
 
 @bp.route("/jobs/<int:job_id>/download")
@@ -64,8 +70,7 @@ def download(job_id: int):
     job = _job_or_404(job_id)
     content = services.file_of(job) if job.state == DONE else None
     if content is None:
-        return render_template("jobs/show.html", job=job, label=services.KIND_LABELS.get(job.kind, job.kind),
-                               download=None, eta=None, FAILED=FAILED, DONE=DONE, gone=True), 410
+        return _page(job, download=None, eta=None, gone=True), 410
     audit.record("job.downloaded", actor=current_user, object_type="job", object_id=job.id, kind=job.kind,
                  sha256=job.sha256)
     db.session.commit()

@@ -1,8 +1,10 @@
 """The web import (issue 14): upload, preview, confirm; all or nothing, every problem named."""
 
+import html
 import io
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from app.cases.models import Case, Event
@@ -101,3 +103,98 @@ def test_volunteers_and_lawyers_cannot_import(app, org, tmp_path):
         client = app.test_client()
         login(client, factories.user(org, role))
         assert client.get("/cases/import").status_code == 403
+
+
+@pytest.fixture
+def small_job_threshold(app):
+    app.config["JOB_THRESHOLD_CASES"] = 2
+    yield
+    app.config.pop("JOB_THRESHOLD_CASES")
+
+
+def test_a_large_import_runs_in_the_background_then_says_what_it_created(app, org, tmp_path, small_job_threshold):
+    from app.audit.models import AuditRecord
+    from app.jobs import services as jobs
+
+    client, token = coordinator_client(app, org)
+    path = write_xlsx(tmp_path / "grand.xlsx", [row(**{"Référence": f"LYO-2020-000{i}"}) for i in range(1, 4)],
+                      events=[["LYO-2020-0001", "01/02/2025", "CCC", "Appel au CCC"]])
+    preview = html.unescape(upload(client, path, token).get_data(as_text=True))
+    assert "l'import se fera en arrière-plan" in preview
+    response = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"})
+    assert response.status_code == 303 and response.location.startswith("/jobs/")
+    job_url = response.location
+    assert count(Case) == 0
+    assert client.get(f"{job_url}.json").get_json() == {"state": "queued", "done": 0, "total": 3, "download": None}
+    assert "En attente : l'import démarrera" in html.unescape(client.get(job_url).get_data(as_text=True))
+    assert jobs.tick(app) is True
+    state = client.get(f"{job_url}.json").get_json()
+    assert state["state"] == "done" and state["done"] == state["total"] == 3 and state["download"] is None
+    assert state["result"] == "3 dossier(s) et 1 événement(s) importés."
+    page = client.get(job_url).get_data(as_text=True)
+    assert "Import terminé : 3 dossier(s) et 1 événement(s) importés." in page and "Voir les dossiers" in page
+    assert count(Case) == 3 and count(Event) == 1
+    assert not list((app.config["DATA_DIR"] / "imports").iterdir())  # the file is gone once committed
+    actions = list(_db.session.scalars(select(AuditRecord.action)))
+    assert "job.submitted" in actions and actions.count("case.import") == 1
+    # Nobody else sees it, and confirming again imports nothing more.
+    colleague = app.test_client()
+    login(colleague, factories.user(org, "coordinator"))
+    assert colleague.get(job_url).status_code == 404
+    again = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"})
+    assert again.status_code == 302 and count(Case) == 3
+
+
+def test_a_background_import_checks_again_and_writes_nothing_when_refused(app, org, tmp_path, small_job_threshold):
+    from app.jobs import services as jobs
+
+    client, token = coordinator_client(app, org)
+    upload(client, write_csv(tmp_path / "r.csv", [row(**{"Référence": f"LYO-2020-000{i}"}) for i in range(1, 4)]),
+           token)
+    job_url = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"}).location
+    factories.case(org, reference="LYO-2020-0002")  # taken while the job waited
+    assert jobs.tick(app) is True
+    state = client.get(f"{job_url}.json").get_json()
+    assert state["state"] == "failed"
+    page = html.unescape(client.get(job_url).get_data(as_text=True))
+    assert "L'import n'a pas abouti" in page and "existe déjà" in page and "rien n'a été importé" in page
+    assert count(Case) == 1
+    assert not list((app.config["DATA_DIR"] / "imports").iterdir())
+
+
+def test_a_background_import_whose_file_expired_says_so(app, org, tmp_path, small_job_threshold):
+    from app.jobs import services as jobs
+
+    client, token = coordinator_client(app, org)
+    upload(client, write_csv(tmp_path / "r.csv", [row(), row(), row()]), token)
+    job_url = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"}).location
+    for item in (app.config["DATA_DIR"] / "imports").iterdir():
+        item.unlink()  # what the hourly clean-up does to a file nobody imported
+    assert jobs.tick(app) is True
+    assert "envoyez-le à nouveau" in html.unescape(client.get(job_url).get_data(as_text=True))
+    assert count(Case) == 0
+
+
+def test_a_background_import_reports_its_progress_while_it_checks(app, org, tmp_path, small_job_threshold):
+    """600 rows: the job's progress is written (on its own connection) as the rows are checked,
+    then the whole file is written in one transaction."""
+    from sqlalchemy import event
+
+    from app.jobs import services as jobs
+
+    client, token = coordinator_client(app, org)
+    upload(client, write_csv(tmp_path / "r.csv", [row() for _ in range(600)]), token)
+    job_url = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"}).location
+    written = []
+
+    def watch(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.startswith("UPDATE jobs SET done="):
+            written.append(parameters["done"] if isinstance(parameters, dict) else parameters[0])
+
+    event.listen(_db.engine, "before_cursor_execute", watch)
+    try:
+        assert jobs.tick(app) is True
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", watch)
+    assert written[:2] == [250, 500] and written[-1] == 600
+    assert client.get(f"{job_url}.json").get_json()["state"] == "done" and count(Case) == 600
