@@ -7,10 +7,11 @@ Services take plain data and an explicit actor, flush, and leave the commit to t
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
-from flask import abort
+from flask import abort, current_app
 from sqlalchemy import and_, bindparam, delete, func, insert, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -372,25 +373,76 @@ def refresh_urgency(case: Case, today: date) -> None:
     _store_derived([case], today, rules())
 
 
-def refresh_stale_urgencies(org_id: int, today: date | None = None, batch: int = 500) -> int:
+REFRESH_BATCH = 500  # cases recomputed per query round (and per commit when committing)
+
+
+def stale_condition(today: date):
+    """SQL condition: a case whose urgency or deadlines were not computed for `today`."""
+    return (Case.urgency_on.is_(None) | (Case.urgency_on != today)
+            | Case.deadlines_on.is_(None) | (Case.deadlines_on != today))
+
+
+def refresh_stale_urgencies(org_id: int, today: date | None = None, batch: int | None = None, *,
+                            seconds: float | None = None, commit: bool = False) -> int:
     """Recompute urgency and deadlines of the association's cases not computed today (they move
-    with time; imported cases arrive without deadlines)."""
-    today = today or clock_today()
+    with time; imported cases arrive without deadlines). Returns how many were recomputed.
+
+    `seconds`: stop after the batch that goes past this budget (a page does not wait for 10,000
+    cases; the rest is left for the next call or the background worker). `commit`: commit after
+    each batch, so that no write transaction holds the database for a whole association.
+    Each batch's rows are locked `FOR UPDATE SKIP LOCKED` on PostgreSQL: two servers, the worker
+    and cron share the work instead of rewriting the same deadline rows at once."""
+    return _refresh(org_id, today or clock_today(), batch or REFRESH_BATCH, seconds, commit)[0]
+
+
+def _refresh(org_id: int, today: date, batch: int, seconds: float | None, commit: bool) -> tuple[int, bool]:
+    """(cases recomputed, True when none is left stale)."""
+    deadline = time.monotonic() + seconds if seconds is not None else None
     rule_set, done, after = rules(), 0, 0
     while True:
         # Keyset pagination: each batch starts after the last id, so the table is scanned once.
         cases = db.session.scalars(
-            select(Case).where(Case.org_id == org_id, Case.id > after,
-                               Case.urgency_on.is_(None) | (Case.urgency_on != today)
-                               | Case.deadlines_on.is_(None) | (Case.deadlines_on != today))
+            select(Case).where(Case.org_id == org_id, Case.id > after, stale_condition(today))
             # The narrative is the bulk of a row and no date depends on it.
             .options(defer(Case.narrative), selectinload(Case.events), selectinload(Case.codes))
-            .order_by(Case.id).limit(batch)
+            .order_by(Case.id).limit(batch).with_for_update(of=Case, skip_locked=True)
         ).all()
         if not cases:
-            return done
+            return done, True
         _store_derived(cases, today, rule_set)
         done, after = done + len(cases), cases[-1].id
+        if commit:
+            db.session.commit()
+        if len(cases) < batch:
+            return done, True
+        if deadline is not None and time.monotonic() >= deadline:
+            return done, False
+
+
+def stale_count(org_id: int, today: date | None = None) -> int:
+    """How many of the association's cases still wait for today's urgency and deadlines."""
+    today = today or clock_today()
+    return db.session.scalar(select(func.count(Case.id)).where(Case.org_id == org_id, stale_condition(today))) or 0
+
+
+def refresh_for_page(org_id: int) -> int:
+    """Bring the association's cases to today within PAGE_REFRESH_SECONDS (config); returns how
+    many still wait (0: every urgency and deadline on the page is today's)."""
+    today = clock_today()
+    budget = float(current_app.config.get("PAGE_REFRESH_SECONDS", 1.0))
+    _, finished = _refresh(org_id, today, REFRESH_BATCH, budget, True)
+    return 0 if finished else stale_count(org_id, today)
+
+
+def refresh_tick(app) -> bool:
+    """Background worker: one batch of some association's cases not yet computed today (right
+    after midnight, the day's recomputation is done before anyone opens a list). True if it did
+    one, so the worker goes on at once."""
+    today = clock_today()
+    org_id = db.session.scalar(select(Case.org_id).where(stale_condition(today)).limit(1))
+    if org_id is None:
+        return False
+    return bool(refresh_stale_urgencies(org_id, today, seconds=0, commit=True))
 
 
 @dataclass

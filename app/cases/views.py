@@ -121,13 +121,13 @@ def list_cases():
         kept = {k: v for k, v in request.args.items() if k in SEARCH_PARAMETERS}
         return redirect(url_for("search.search", **kept))
     filters = parse_filters(request.args)
-    if services.refresh_stale_urgencies(current_user.org_id):
-        db.session.commit()  # before loading the page: a commit expires loaded objects
+    # Before loading the page (a commit expires loaded objects); at most PAGE_REFRESH_SECONDS.
+    pending = services.refresh_for_page(current_user.org_id)
     page, per_page = _page(), current_app.config["CASES_PER_PAGE"]
     sort = "echeance" if request.args.get("sort") == "echeance" else "urgence"
     cases, total = services.list_cases(current_user.org_id, filters, page, per_page, sort=sort)
     args = {k: v for k, v in request.args.items() if k in SEARCH_PARAMETERS and v}
-    return render_template("cases/list.html", cases=cases, total=total, page=page,
+    return render_template("cases/list.html", cases=cases, total=total, page=page, pending=pending,
                            pages=max(1, -(-total // per_page)), filters=filters, args=args, sort=sort,
                            taxonomy=Taxonomy(current_user.org_id),
                            departements=departements.choices(), kind_labels=KIND_LABELS,

@@ -165,8 +165,7 @@ def recipient_rows(user: User, today: date, days: int | None = None) -> list[Dea
 
 def refresh(org_id: int, today: date) -> None:
     """Bring the stored deadlines of the association to `today` (no-op when already done)."""
-    if refresh_stale_urgencies(org_id, today):
-        db.session.commit()
+    refresh_stale_urgencies(org_id, today, commit=True)  # a commit per batch: short write transactions
 
 
 # --- calendar feeds ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.auth.permissions import can
 from app.cases.deadlines import KIND_LABELS
+from app.cases.services import refresh_for_page, refresh_tick
+from app.core import workers
 from app.core.clock import today as clock_today
 from app.core.views import PUBLIC_ENDPOINTS
 from app.deadlines import services
@@ -21,6 +23,9 @@ def init_app(app) -> None:
     # The feed is fetched by calendar applications, which carry no session: its secret token
     # is the credential (app/deadlines/calendar.py).
     PUBLIC_ENDPOINTS.add("deadlines.calendar_feed")
+    # Urgencies and deadlines move with the date: recomputed in the background as the day begins,
+    # by the app's own thread on the embedded default, by `flask worker` with several servers.
+    workers.register("day-refresh", refresh_tick, 30.0)
 
 
 def _members():
@@ -51,7 +56,7 @@ def index():
     if not can(current_user, "deadlines.view"):
         abort(403)
     today = clock_today()
-    services.refresh(current_user.org_id, today)
+    pending = refresh_for_page(current_user.org_id)
     members = _members()
     filters = _filters(request.args, members)
     page = _page()
@@ -60,7 +65,7 @@ def index():
     args = {k: v for k, v in (("days", filters.days), ("kind", filters.kind), ("suivi", filters.follower)) if v}
     return render_template("deadlines/index.html", rows=rows, total=total, today=today, filters=filters,
                            counts=counts, members=members, kinds=KIND_LABELS, horizons=services.HORIZONS,
-                           page=page, pages=max(1, -(-total // services.PER_PAGE)), args=args,
+                           page=page, pages=max(1, -(-total // services.PER_PAGE)), args=args, pending=pending,
                            FOLLOW_ME=services.FOLLOW_ME, FOLLOW_NOBODY=services.FOLLOW_NOBODY)
 
 

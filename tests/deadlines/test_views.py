@@ -3,6 +3,7 @@ the digest setting of « Mon compte »."""
 
 from __future__ import annotations
 
+import html as html_lib
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -180,3 +181,58 @@ def test_counts_macro_for_the_dashboard_links_to_the_filtered_page(app, org, vol
                                       '{{ deadline_counts(counts, 90) }}', counts=counts_by_kind(org.id, today()))
     assert 'href="/deadlines?kind=RECOURS&amp;days=90"' in html and "Fin du délai de recours" in html
     assert "1 à venir" in html
+
+
+def _make_stale(org):
+    """As at the first page of a new day: nothing computed for today yet."""
+    db.session.execute(Case.__table__.update().where(Case.org_id == org.id)
+                       .values(urgency_on=None, deadlines_on=None))
+    db.session.commit()
+
+
+def test_a_large_morning_refresh_does_not_hold_the_page_and_the_worker_finishes_it(
+        app, org, other_org, volunteer, monkeypatch):
+    """Past PAGE_REFRESH_SECONDS the page shows what is stored and says how many cases wait; the
+    background worker brings them to today one batch at a time, other associations too."""
+    silent = silent_deposit_case(org, volunteer)
+    for _ in range(4):
+        factories.case(org, volunteer)
+    foreign = silent_deposit_case(other_org, None)
+    _make_stale(org)
+    _make_stale(other_org)
+    db.session.execute(CaseDeadline.__table__.delete())  # as after an import: no deadline rows yet
+    db.session.commit()
+    monkeypatch.setattr(cases, "REFRESH_BATCH", 2)
+    app.config["PAGE_REFRESH_SECONDS"] = 0  # one batch per page, then the page is served
+    try:
+        client = app.test_client()
+        login(client, volunteer)
+        html = page_of(client, "/cases/")
+        assert "Recalcul du jour en cours : 3 dossiers" in html  # 5 cases, a batch of 2 done
+        assert cases.stale_count(org.id) == 3
+        html = " ".join(html_lib.unescape(page_of(client, "/deadlines")).split())
+        assert "Recalcul du jour en cours : 1 dossier n'a pas encore son urgence" in html
+        # The worker: one batch per tick, until nothing is left in any association.
+        ticks = 0
+        while cases.refresh_tick(app):
+            ticks += 1
+            assert ticks < 10
+        assert cases.stale_count(org.id) == 0 and cases.stale_count(other_org.id) == 0
+        assert ticks == 2  # the last case of org, then the one of other_org
+        html = page_of(client, "/deadlines")
+        assert "Recalcul du jour" not in html and silent.reference in html and foreign.reference not in html
+        assert db.session.scalar(select(CaseDeadline.case_id).where(CaseDeadline.case_id == foreign.id)) == foreign.id
+    finally:
+        app.config.pop("PAGE_REFRESH_SECONDS")
+
+
+def test_a_small_association_is_refreshed_within_the_page(app, org, volunteer):
+    silent = silent_deposit_case(org, volunteer)
+    _make_stale(org)
+    db.session.execute(CaseDeadline.__table__.delete())
+    db.session.commit()
+    client = app.test_client()
+    login(client, volunteer)
+    html = page_of(client)
+    assert "Recalcul du jour" not in html and silent.reference in html
+    assert cases.stale_count(org.id) == 0
