@@ -93,6 +93,11 @@ class Config:
         self.EXHIBIT_STORE = env.get("EXHIBIT_STORE", "").strip()
         # Background workers started with the app (OCR, search catch-up).
         self.START_WORKERS = _bool("START_WORKERS", True)
+        # Above this many cases an export or a web import runs as a job; its file is kept this long.
+        self.JOB_THRESHOLD_CASES = int(env.get("JOB_THRESHOLD_CASES", "2000"))
+        self.JOB_KEEP_HOURS = int(env.get("JOB_KEEP_HOURS", "24"))
+        # How long a page waits for the day's recomputation of urgencies and deadlines.
+        self.PAGE_REFRESH_SECONDS = float(env.get("PAGE_REFRESH_SECONDS", "1"))
         self.CASES_PER_PAGE = 50
         # Address of the app as users reach it: links in e-mails and calendar feeds.
         self.BASE_URL = (env.get("BASE_URL") or f"http://127.0.0.1:{env.get('PORT', '5000')}").rstrip("/")

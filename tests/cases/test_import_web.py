@@ -106,10 +106,8 @@ def test_volunteers_and_lawyers_cannot_import(app, org, tmp_path):
 
 
 @pytest.fixture
-def small_job_threshold(app):
-    app.config["JOB_THRESHOLD_CASES"] = 2
-    yield
-    app.config.pop("JOB_THRESHOLD_CASES")
+def small_job_threshold(app, monkeypatch):
+    monkeypatch.setitem(app.config, "JOB_THRESHOLD_CASES", 2)
 
 
 def test_a_large_import_runs_in_the_background_then_says_what_it_created(app, org, tmp_path, small_job_threshold):

@@ -203,27 +203,24 @@ def test_a_large_morning_refresh_does_not_hold_the_page_and_the_worker_finishes_
     db.session.execute(CaseDeadline.__table__.delete())  # as after an import: no deadline rows yet
     db.session.commit()
     monkeypatch.setattr(cases, "REFRESH_BATCH", 2)
-    app.config["PAGE_REFRESH_SECONDS"] = 0  # one batch per page, then the page is served
-    try:
-        client = app.test_client()
-        login(client, volunteer)
-        html = page_of(client, "/cases/")
-        assert "Recalcul du jour en cours : 3 dossiers" in html  # 5 cases, a batch of 2 done
-        assert cases.stale_count(org.id) == 3
-        html = " ".join(html_lib.unescape(page_of(client, "/deadlines")).split())
-        assert "Recalcul du jour en cours : 1 dossier n'a pas encore son urgence" in html
-        # The worker: one batch per tick, until nothing is left in any association.
-        ticks = 0
-        while cases.refresh_tick(app):
-            ticks += 1
-            assert ticks < 10
-        assert cases.stale_count(org.id) == 0 and cases.stale_count(other_org.id) == 0
-        assert ticks == 2  # the last case of org, then the one of other_org
-        html = page_of(client, "/deadlines")
-        assert "Recalcul du jour" not in html and silent.reference in html and foreign.reference not in html
-        assert db.session.scalar(select(CaseDeadline.case_id).where(CaseDeadline.case_id == foreign.id)) == foreign.id
-    finally:
-        app.config.pop("PAGE_REFRESH_SECONDS")
+    monkeypatch.setitem(app.config, "PAGE_REFRESH_SECONDS", 0)  # one batch per page, then the page is served
+    client = app.test_client()
+    login(client, volunteer)
+    html = page_of(client, "/cases/")
+    assert "Recalcul du jour en cours : 3 dossiers" in html  # 5 cases, a batch of 2 done
+    assert cases.stale_count(org.id) == 3
+    html = " ".join(html_lib.unescape(page_of(client, "/deadlines")).split())
+    assert "Recalcul du jour en cours : 1 dossier n'a pas encore son urgence" in html
+    # The worker: one batch per tick, until nothing is left in any association.
+    ticks = 0
+    while cases.refresh_tick(app):
+        ticks += 1
+        assert ticks < 10
+    assert cases.stale_count(org.id) == 0 and cases.stale_count(other_org.id) == 0
+    assert ticks == 2  # the last case of org, then the one of other_org
+    html = page_of(client, "/deadlines")
+    assert "Recalcul du jour" not in html and silent.reference in html and foreign.reference not in html
+    assert db.session.scalar(select(CaseDeadline.case_id).where(CaseDeadline.case_id == foreign.id)) == foreign.id
 
 
 def test_a_small_association_is_refreshed_within_the_page(app, org, volunteer):

@@ -29,10 +29,8 @@ def five_cases(org):
 
 
 @pytest.fixture
-def small_threshold(app):
-    app.config["JOB_THRESHOLD_CASES"] = 2
-    yield
-    app.config.pop("JOB_THRESHOLD_CASES")
+def small_threshold(app, monkeypatch):
+    monkeypatch.setitem(app.config, "JOB_THRESHOLD_CASES", 2)
 
 
 def test_a_large_workbook_runs_in_the_background_with_progress_then_downloads(
