@@ -84,8 +84,10 @@ def import_cases(job, user, params, progress):
         raise JobRefused("le fichier ne passe plus les vérifications, rien n'a été importé : "
                          + " ; ".join(problems[:5]) + more + ". Corrigez-le et envoyez-le à nouveau.") from None
     # Removed once the rows are committed: a worker dying before that finds the file again.
-    return Outcome(report.cases, f"{report.cases} dossier(s) et {report.events} événement(s) importés.",
-                   after_commit=lambda: path.unlink(missing_ok=True))
+    cases, events = report.cases, report.events
+    message = (f"{cases} dossier{'s' if cases > 1 else ''} et {events} événement{'s' if events > 1 else ''} "
+               f"importé{'s' if cases + events > 1 else ''}.")
+    return Outcome(cases, message, after_commit=lambda: path.unlink(missing_ok=True))
 
 
 def register() -> None:

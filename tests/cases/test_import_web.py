@@ -128,9 +128,9 @@ def test_a_large_import_runs_in_the_background_then_says_what_it_created(app, or
     assert jobs.tick(app) is True
     state = client.get(f"{job_url}.json").get_json()
     assert state["state"] == "done" and state["done"] == state["total"] == 3 and state["download"] is None
-    assert state["result"] == "3 dossier(s) et 1 événement(s) importés."
+    assert state["result"] == "3 dossiers et 1 événement importés."
     page = client.get(job_url).get_data(as_text=True)
-    assert "Import terminé : 3 dossier(s) et 1 événement(s) importés." in page and "Voir les dossiers" in page
+    assert "Import terminé : 3 dossiers et 1 événement importés." in page and "Voir les dossiers" in page
     assert count(Case) == 3 and count(Event) == 1
     assert not list((app.config["DATA_DIR"] / "imports").iterdir())  # the file is gone once committed
     actions = list(_db.session.scalars(select(AuditRecord.action)))
