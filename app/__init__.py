@@ -30,6 +30,10 @@ def create_app(config: Config | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several threads (OCR worker, requests) share the file; wait rather than fail.
         engine_options["connect_args"] = {"timeout": 30}
+    else:
+        # A pooled connection may have died with a PostgreSQL restart: test it when taken from the
+        # pool, so the first request after the restart works instead of failing.
+        engine_options["pool_pre_ping"] = True
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
     # Files written in DATA_DIR (database, exhibits, thumbnails, backups) are for this user only.
     os.umask(0o077)

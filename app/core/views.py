@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app.auth.permissions import can
 from app.extensions import db
@@ -102,6 +103,20 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(429)
     def too_many(e):
         return page(429, "Trop de tentatives", "Trop de tentatives : patientez quelques minutes.")
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(e):
+        # PostgreSQL restarting or unreachable, SQLite locked too long: temporary, and nothing
+        # was written (the transaction is rolled back). The server recovers by itself.
+        try:
+            db.session.rollback()
+        except OperationalError:
+            pass  # the connection is gone already; the pool replaces it
+        current_app.logger.warning("database unavailable: %s", type(e.orig).__name__ if e.orig else "")
+        response = page(503, "Service momentanément indisponible",
+                        "La base de données ne répond pas pour le moment ; rien n'a été enregistré. "
+                        "Réessayez dans une minute ; si cela dure, prévenez l'administration.")
+        return response[0], 503, {"Retry-After": "30"}
 
     @app.errorhandler(500)
     def server_error(e):

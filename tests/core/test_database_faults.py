@@ -1,0 +1,54 @@
+"""The database goes away (PostgreSQL restarted or unreachable): a clear French page, nothing
+written, and the server recovers by itself once the database is back (issue 13, faults)."""
+
+from __future__ import annotations
+
+import html
+import os
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
+
+from app import create_app
+from app.cases.models import Case
+from app.config import testing_config as config_for_tests
+from app.extensions import db
+from tests import factories
+from tests.cases.test_views import post_new
+from tests.conftest import login
+
+ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
+
+
+def test_an_unreachable_database_gets_a_french_page_and_a_503(tmp_path):
+    # Nothing listens on port 9 of the loopback: every connection is refused, as while
+    # PostgreSQL restarts.
+    config = config_for_tests(tmp_path / "data")
+    config.SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://nobody@127.0.0.1:9/none"
+    app = create_app(config)
+    response = app.test_client().get("/stats/demo-lyon")  # public: the first thing it does is a query
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    page = html.unescape(response.get_data(as_text=True))
+    assert "La base de données ne répond pas pour le moment ; rien n'a été enregistré." in page
+    assert "nobody" not in page and "Traceback" not in page
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only: SQLite has no server to restart")
+def test_the_server_recovers_by_itself_when_postgresql_drops_every_connection(app, client, org):
+    """What a restart does to the app's pooled connections, without stopping the shared cluster:
+    every backend of this database but ours is terminated. The next requests just work."""
+    volunteer = factories.user(org, "volunteer")
+    login(client, volunteer)
+    assert client.get("/cases/").status_code == 200
+    db.session.remove()
+    with create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool).connect() as admin:
+        killed = admin.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert killed >= 1
+    assert client.get("/cases/").status_code == 200
+    response = post_new(client)
+    assert response.status_code in (302, 303), response.status_code
+    assert db.session.scalar(select(func.count(Case.id))) == 1
