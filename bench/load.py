@@ -5,6 +5,8 @@ by this script on loopback, then N simulated members for a fixed time.
     .venv/bin/python bench/load.py --seconds 30     # the CI setting (.ci/run)
     .venv/bin/python bench/load.py --users 32 --think 0
     .venv/bin/python bench/load.py --nginx          # the load through deploy/nginx-constat.conf, HTTPS
+    .venv/bin/python bench/load.py --fault pg-restart   # PostgreSQL restarted a third of the way (root)
+    .venv/bin/python bench/load.py --fault kill-server  # server A SIGKILLed mid-load, then restarted
 
 What it starts: a fresh database on the local PostgreSQL cluster (dropped at the end), two
 `gunicorn wsgi:app` (2 processes each, START_WORKERS=0, a DATA_DIR of their own, one shared
@@ -16,7 +18,11 @@ other; no exhibit bytes in either DATA_DIR) and runs the load: each member logs 
 case list, case pages, searches, new timeline events and small PNG uploads, alternating servers.
 
 It prints requests, errors and p50/p95 per page, and stops everything it started, also on Ctrl-C
-or an error. Exit status: 1 when a request failed or a check did not hold, 2 when the set-up
+or an error. With --fault, errors are allowed only while the fault lasts (and 5 s after): before
+and after, every request must succeed, with no restart of anything but what the fault killed; then
+`evidence verify` must find no exhibit missing or altered.
+
+Exit status: 1 when a request failed (outside a fault) or a check did not hold, 2 when the set-up
 failed; never because of timings (the machine is shared and noisy).
 """
 
@@ -53,6 +59,8 @@ PAGES = ("login", "list", "case", "search", "event", "upload")
 MIX = (("list", 25), ("case", 30), ("search", 25), ("event", 12), ("upload", 8))
 SEARCHES = ("erreur technique", "préfecture", "rendez-vous", "titre de séjour", "injonction", "capture",
             "récépissé", "ANEF", "Nom12", "BEN-2024", "refus", "CCC")
+FAULTS = ("pg-restart", "kill-server")
+FAULT_GRACE = 5.0  # seconds after a fault's end in which errors are still the fault's
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -361,6 +369,8 @@ class Results:
     times: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PAGES})
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PAGES, 0))
     examples: list[str] = field(default_factory=list)
+    # (when it ended, monotonic; what it was): errors are judged against a fault's window.
+    error_log: list[tuple[float, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, page: str, seconds: float, ok: bool, detail: str = "") -> None:
@@ -368,6 +378,7 @@ class Results:
             self.times[page].append(seconds)
             if not ok:
                 self.errors[page] += 1
+                self.error_log.append((time.monotonic(), f"{page}: {detail}"))
                 if len(self.examples) < 10:
                     self.examples.append(f"{page}: {detail}")
 
@@ -386,6 +397,8 @@ def timed(results: Results, page: str, expected: tuple[int, ...], member: Member
         ok = False  # sent back to the login page: the session did not hold
     # The form's own error messages say why a POST was refused.
     reasons = re.findall(r'<p class="error"[^>]*>([^<]{0,160})', body.decode("utf-8", "replace")) if not ok else []
+    if status == 503 and "Service momentanément indisponible" in body.decode("utf-8", "replace"):
+        reasons = ["page française « Service momentanément indisponible »"]
     results.add(page, time.perf_counter() - start, ok,
                 f"HTTP {status} {headers.get('Location', '')} {' / '.join(reasons[:3])}".strip())
     return (status, headers, body) if ok else None
@@ -445,6 +458,67 @@ def percentile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+# --- faults during the load ---------------------------------------------------------------------
+
+@dataclass
+class Fault:
+    kind: str
+    start: float = 0.0
+    end: float = 0.0
+    detail: str = ""
+    failed: str = ""
+
+
+def inject_fault(fault: Fault, at: float, stack: Stack, restart_server) -> None:
+    """At `at` (monotonic), break something the way production breaks, and bring it back."""
+    time.sleep(max(0.0, at - time.monotonic()))
+    fault.start = time.monotonic()
+    try:
+        if fault.kind == "pg-restart":
+            versions = sorted(Path("/usr/lib/postgresql").iterdir(), key=lambda p: int(p.name))
+            done = subprocess.run(["pg_ctlcluster", versions[-1].name, "main", "restart"],  # noqa: S603,S607
+                                  capture_output=True, text=True, check=False)
+            if done.returncode:
+                fault.failed = f"pg_ctlcluster restart : {done.stderr.strip()[-300:]}"
+            fault.detail = "PostgreSQL redémarré (pg_ctlcluster restart)"
+        else:  # kill-server: SIGKILL to the whole gunicorn of server A (master and workers), mid-request
+            name, proc = next((n, p) for n, p in stack.processes if n == "serveur-a")
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            restart_server()
+            fault.detail = "serveur A tué net (SIGKILL), puis relancé"
+    except Exception as exc:  # noqa: BLE001 - said in the report
+        fault.failed = f"{type(exc).__name__}: {exc}"
+    fault.end = time.monotonic()
+
+
+def judge_fault(fault: Fault, results: Results, env: dict) -> list[str]:
+    """Errors are allowed only while the fault lasts (plus FAULT_GRACE); no exhibit may be lost or
+    half-written."""
+    failures = [f"panne non provoquée : {fault.failed}"] if fault.failed else []
+    during = [d for t, d in results.error_log if fault.start <= t <= fault.end + FAULT_GRACE]
+    after = [d for t, d in results.error_log if t > fault.end + FAULT_GRACE]
+    before = [d for t, d in results.error_log if t < fault.start]
+    french = sum("page française" in d for d in during)
+    print(f"panne : {fault.detail}, {fault.end - fault.start:.1f} s ; erreurs avant : {len(before)}, "
+          f"pendant (+{FAULT_GRACE:.0f} s) : {len(during)} (dont {french} page(s) 503 en français), après : {len(after)}")
+    if before or after:
+        failures.append(f"{len(before) + len(after)} erreur(s) hors de la panne : le service ne s'est pas rétabli seul "
+                        f"({(before + after)[0]})")
+    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "evidence", "verify"], cwd=ROOT, env=env,  # noqa: S603
+                          capture_output=True, text=True, check=False)
+    summary = (done.stdout + done.stderr).strip().splitlines()
+    figures = re.search(r"(\d+) manquant\(s\), (\d+) altéré\(s\), (\d+) orphelin", done.stdout + done.stderr)
+    print(f"pièces après la panne : {summary[-1] if summary else '?'}")
+    if figures is None:
+        failures.append("evidence verify n'a pas donné son bilan")
+    elif int(figures[1]) or int(figures[2]):
+        failures.append(f"pièces manquantes ou altérées après la panne : {figures[1]} / {figures[2]}")
+    # An orphan is a file whose upload never committed (killed before the commit): never an exhibit,
+    # removed by `evidence verify --remove-orphans` after an hour.
+    return failures
 
 
 # --- the checks of « Plusieurs serveurs » -------------------------------------------------------
@@ -543,6 +617,9 @@ def main() -> int:
                         help="la charge passe par nginx (deploy/nginx-constat.conf, HTTPS) au lieu d'alterner les serveurs")
     parser.add_argument("--think", type=float, default=0.5,
                         help="temps de réflexion moyen entre deux pages, en secondes (défaut 0.5 ; 0 = sans pause)")
+    parser.add_argument("--fault", choices=FAULTS, default=None,
+                        help="une panne au tiers de la charge : pg-restart (PostgreSQL redémarré ; root), "
+                             "kill-server (serveur A tué net en pleine charge, puis relancé)")
     args = parser.parse_args()
 
     def terminate(signum, _frame):
@@ -599,9 +676,13 @@ def run(args, stack: Stack, workdir: Path) -> int:
           f"(mise en place {time.monotonic() - t0:.0f} s)")
 
     ports = [_free_port(), _free_port()]
-    for name, port in zip(("serveur-a", "serveur-b"), ports, strict=True):
+
+    def start_server(name: str, port: int) -> None:
         stack.start(name, [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--timeout", "120",
                            "--bind", f"127.0.0.1:{port}", "wsgi:app"], env[name])
+
+    for name, port in zip(("serveur-a", "serveur-b"), ports, strict=True):
+        start_server(name, port)
     stack.start("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"], env["worker"])
     for name, port in zip(("serveur-a", "serveur-b"), ports, strict=True):
         health = _wait_healthy(port, stack, name)
@@ -626,11 +707,23 @@ def run(args, stack: Stack, workdir: Path) -> int:
           f"{'par nginx (HTTPS)' if args.nginx else 'deux serveurs en alternance'}, "
           f"réflexion moyenne {args.think} s…")
     started = time.monotonic()
+    fault = Fault(args.fault) if args.fault else None
+    if fault is not None:
+        def restart_a() -> None:
+            stack.processes[:] = [(n, p) for n, p in stack.processes if n != "serveur-a"]
+            start_server("serveur-a", ports[0])
+            _wait_healthy(ports[0], stack, "serveur-a")
+
+        injector = threading.Thread(target=inject_fault, daemon=True,
+                                    args=(fault, started + args.seconds / 3, stack, restart_a))
+        injector.start()
     for thread in threads:
         thread.join(timeout=max(1.0, until - time.monotonic() + 90))
     elapsed = time.monotonic() - started
     if any(t.is_alive() for t in threads):
         failures.append("des membres simulés ne se sont pas arrêtés (requête bloquée plus de 90 s)")
+    if fault is not None:
+        injector.join(timeout=120)
 
     for name, proc in stack.processes:
         if proc.poll() is not None:
@@ -652,8 +745,11 @@ def run(args, stack: Stack, workdir: Path) -> int:
           f"{percentile(every, 95) * 1000:>8.0f}   ({total / elapsed:.1f} requêtes/s)")
     for example in results.examples:
         print(f"  erreur : {example}")
-    if errors:
+    if fault is not None:
+        failures += judge_fault(fault, results, env["worker"])
+    elif errors:
         failures.append(f"{errors} requête(s) en erreur")
+    if errors:
         for name, _proc in stack.processes:
             tail = stack.log_tail(name, 20)
             if "Traceback" in tail or "Error" in tail:

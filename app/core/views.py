@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from app.auth.permissions import can
-from app.extensions import db
+from app.extensions import db, login_manager
 
 bp = Blueprint("core", __name__)
 
@@ -113,6 +113,8 @@ def register_error_handlers(app) -> None:
         except OperationalError:
             pass  # the connection is gone already; the pool replaces it
         current_app.logger.warning("database unavailable: %s", type(e.orig).__name__ if e.orig else "")
+        # The page is drawn as for a visitor: who is signed in can only be read from the database.
+        g._login_user = login_manager.anonymous_user()
         response = page(503, "Service momentanément indisponible",
                         "La base de données ne répond pas pour le moment ; rien n'a été enregistré. "
                         "Réessayez dans une minute ; si cela dure, prévenez l'administration.")
@@ -120,6 +122,9 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(500)
     def server_error(e):
+        if isinstance(getattr(e, "original_exception", None), OperationalError):
+            # Raised outside the view (opening the session, an after-request hook): the same 503.
+            return database_unavailable(e.original_exception)
         db.session.rollback()
         return page(500, "Erreur interne",
                     "Une erreur est survenue ; rien n'a été enregistré. Réessayez ou prévenez l'administration.")

@@ -21,18 +21,33 @@ from tests.conftest import login
 ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 
 
-def test_an_unreachable_database_gets_a_french_page_and_a_503(tmp_path):
+def _unreachable_app(tmp_path):
     # Nothing listens on port 9 of the loopback: every connection is refused, as while
-    # PostgreSQL restarts.
-    config = config_for_tests(tmp_path / "data")
+    # PostgreSQL restarts. Same SECRET_KEY as the test app: its session cookies are valid here.
+    config = config_for_tests(tmp_path / "down")
     config.SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://nobody@127.0.0.1:9/none"
-    app = create_app(config)
-    response = app.test_client().get("/stats/demo-lyon")  # public: the first thing it does is a query
+    return create_app(config)
+
+
+def _says_unavailable(response) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
     page = html.unescape(response.get_data(as_text=True))
     assert "La base de données ne répond pas pour le moment ; rien n'a été enregistré." in page
     assert "nobody" not in page and "Traceback" not in page
+
+
+def test_a_signed_in_member_gets_the_same_page_when_the_database_is_down(app, client, org, tmp_path):
+    """Who is signed in is read from the database before any view runs: that failure too gets
+    the French page, drawn as for a visitor."""
+    login(client, factories.user(org, "volunteer"))
+    down = _unreachable_app(tmp_path).test_client()
+    down.set_cookie(app.config["SESSION_COOKIE_NAME"], client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+    _says_unavailable(down.get("/cases/"))
+
+
+def test_an_unreachable_database_gets_a_french_page_and_a_503(tmp_path):
+    _says_unavailable(_unreachable_app(tmp_path).test_client().get("/stats/demo-lyon"))  # public: first a query
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only: SQLite has no server to restart")
