@@ -152,9 +152,11 @@ def statistics_excluded():
     """SQL condition: the case's person has a recorded consent that excludes statistics — withdrawn,
     or given (dated) without « statistiques ». A case recorded before any consent was collected
     (no date: e.g. imported) counts: its figures carry no identity."""
-    return Case.person_id.in_(select(Person.id).where(or_(
+    # `person_id IS NOT NULL` first: a case without a person must count, and NOT (NULL IN …) is
+    # NULL in SQL — it would have dropped such a case from every figure.
+    return and_(Case.person_id.is_not(None), Case.person_id.in_(select(Person.id).where(or_(
         Person.consent_withdrawn_at.is_not(None),
-        and_(Person.consent_date.is_not(None), Person.consent_statistics.is_(False)))))
+        and_(Person.consent_date.is_not(None), Person.consent_statistics.is_(False))))))
 
 
 def statistics_allowed():

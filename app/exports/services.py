@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.audit import services as audit
 from app.cases import deadlines
@@ -363,9 +363,9 @@ def statistics_ids(org_ids: list[int], filters: CaseFilters | None, q: str = "")
         else [Case.org_id.in_(org_ids)]
     if q and len(org_ids) == 1:
         conditions.append(Case.id.in_(_text_matches(org_ids[0], q, filters or CaseFilters(), False)))
-    every = rows_mod.case_ids(conditions)
     allowed = rows_mod.case_ids(conditions + [~rows_mod.statistics_excluded()])
-    return allowed, len(every) - len(allowed)
+    excluded = db.session.scalar(select(func.count(Case.id)).where(*conditions, rows_mod.statistics_excluded()))
+    return allowed, excluded or 0
 
 
 def _rows(ids: list[int], identified: bool, progress):

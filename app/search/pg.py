@@ -452,7 +452,6 @@ def _search(org_id: int, text_: str, filters: CaseFilters, *, identity: bool, pa
             sort: str):
     from app.core import departements
     from app.search import services
-    from app.search.excerpts import Highlighter
 
     results = services.SearchResults(page=page, per_page=per_page, sort=sort)
     found = _match(org_id, text_, filters, identity, services.NOTICE_ANY)
@@ -499,18 +498,6 @@ def _search(org_id: int, text_: str, filters: CaseFilters, *, identity: bool, pa
     else:
         ordered = list(db.session.scalars(select(TABLE.c.case_id).where(where).order_by(*by_date)
                                           .offset(start).limit(per_page)))
-    highlighter = None
-    if not parsed.empty:
-        # As services.search builds it (the excerpts are the same code for both backends).
-        terms: set[str] = set()
-        weak: set[str] = set()
-        prefixes: set[str] = set()
-        for clause in parsed.clauses():
-            clause_terms, clause_weak, clause_prefixes = clause.highlight_terms()
-            terms |= clause_terms
-            weak |= clause_weak
-            prefixes |= clause_prefixes
-        highlighter = Highlighter(terms, prefixes, weak - terms, words=len(parsed.clauses()))
-    results.hits = services._hits(org_id, ordered, scores, highlighter, identity, labels)  # noqa: SLF001
+    results.hits = services.hits_for(org_id, ordered, scores, services.highlighter_for(parsed), identity, labels)
     return results
 

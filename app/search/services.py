@@ -541,19 +541,23 @@ def search(org_id: int, text: str, params=None, *, identity: bool = False, page:
         matched = np.flatnonzero(docs)
         order = np.lexsort((ids_column[matched], cache.array("opened")[matched]))[::-1]
         ordered = [int(ids_column[d]) for d in matched[order[start:start + per_page]]]
-    highlighter = None
-    if parsed is not None and not parsed.empty:
-        terms: set[str] = set()
-        weak: set[str] = set()
-        prefixes: set[str] = set()
-        for clause in parsed.clauses():
-            clause_terms, clause_weak, clause_prefixes = clause.highlight_terms()
-            terms |= clause_terms
-            weak |= clause_weak
-            prefixes |= clause_prefixes
-        highlighter = Highlighter(terms, prefixes, weak - terms, words=len(parsed.clauses()))
-    results.hits = _hits(org_id, ordered, scores, highlighter, identity, labels)
+    results.hits = hits_for(org_id, ordered, scores, highlighter_for(parsed), identity, labels)
     return results
+
+
+def highlighter_for(parsed) -> Highlighter | None:
+    """What the excerpts mark for this query (both backends: the excerpts are the same code)."""
+    if parsed is None or parsed.empty:
+        return None
+    terms: set[str] = set()
+    weak: set[str] = set()
+    prefixes: set[str] = set()
+    for clause in parsed.clauses():
+        clause_terms, clause_weak, clause_prefixes = clause.highlight_terms()
+        terms |= clause_terms
+        weak |= clause_weak
+        prefixes |= clause_prefixes
+    return Highlighter(terms, prefixes, weak - terms, words=len(parsed.clauses()))
 
 
 def _by_urgency(org_id: int, filters: CaseFilters, wanted: set[int], start: int, count: int) -> list[int]:
@@ -566,7 +570,7 @@ def _by_urgency(org_id: int, filters: CaseFilters, wanted: set[int], start: int,
     return ordered[start:start + count]
 
 
-def _hits(org_id: int, ordered: list[int], scores: dict, highlighter: Highlighter | None,
+def hits_for(org_id: int, ordered: list[int], scores: dict, highlighter: Highlighter | None,
           identity: bool, labels: docs_mod.Labels) -> list[Hit]:
     if not ordered:
         return []

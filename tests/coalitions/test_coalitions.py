@@ -181,3 +181,30 @@ def test_public_page_with_too_few_cases_says_so(app, org):
     assert "Trop peu de dossiers" in html and "<svg" not in html
     assert cli(app, "stats", "publish", "nimporte-quoi").exit_code != 0
     db.session.rollback()
+
+
+def test_a_case_recorded_without_a_person_still_counts_beside_a_refusal(app, client, org):
+    """NOT (NULL IN …) is NULL in SQL: a case with no person must not fall out of the figures
+    because another person's consent excludes statistics."""
+    from app.cases.models import Case
+    from app.exports import services
+
+    populate(org, 2, "lyon")
+    anonymous = factories.case(org, None, last_name="", first_name="")
+    assert anonymous.person_id is None
+    factories.case(org, None, last_name="Refus", consent_date=date(2025, 1, 2), consent_statistics=False,
+                   consent_followup=True)
+    allowed, excluded = services.statistics_ids([org.id], None)
+    assert anonymous.id in allowed and len(allowed) == 3 and excluded == 1
+    login(client, factories.user(org, "coordinator"))
+    own = xlsx_cells(client.get("/exports/cases.xlsx").data)
+    assert len(own["Cas"]) - 1 == 3
+    assert _db_count(Case) == 4
+
+
+def _db_count(model):
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+
+    return db.session.scalar(select(func.count(model.id)))
