@@ -12,7 +12,8 @@ import io
 import threading
 import time
 
-from flask import (Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request,
+from flask import (Blueprint, abort, copy_current_request_context, current_app, flash, g, make_response, redirect,
+                   render_template, request,
                    send_file, url_for)
 from flask_login import current_user
 from sqlalchemy import select
@@ -196,11 +197,45 @@ def _alone(coalition):
 
 _cache: dict[str, tuple[float, str, str, bytes]] = {}  # slug -> (expiry, key, etag, body)
 _cache_lock = threading.Lock()
+_refreshing: set[str] = set()  # slugs whose page is being rendered again in a background thread
 
 
 def _forget(slug: str) -> None:
     with _cache_lock:
         _cache.pop(slug, None)
+
+
+def _store(slug: str, key: str, body: bytes) -> tuple[float, str, str, bytes]:
+    entry = (time.monotonic() + current_app.config.get("STATS_CACHE_SECONDS", CACHE_SECONDS), key,
+             hashlib.sha256(body).hexdigest()[:32], body)
+    with _cache_lock:
+        _cache[slug] = entry
+    return entry
+
+
+def _refresh_later(slug: str, key: str) -> None:
+    """Render the page again in a thread while visitors get the expired copy: the figures of a
+    large coalition take seconds to compute, and nobody should wait for them. Started only when
+    publication and membership are unchanged (the cache key), so a withdrawal still shows at once."""
+    with _cache_lock:
+        if slug in _refreshing:
+            return
+        _refreshing.add(slug)
+
+    @copy_current_request_context
+    def run() -> None:
+        try:
+            target = services.publisher(slug)
+            if target is not None and target.published_at is not None:
+                _store(slug, key, _render_public(target).encode())
+        except Exception:  # noqa: BLE001 - the expired copy stays; the next visit tries again
+            current_app.logger.exception("public page refresh failed")
+        finally:
+            db.session.remove()
+            with _cache_lock:
+                _refreshing.discard(slug)
+
+    threading.Thread(target=run, name=f"constat-stats-{slug[:20]}", daemon=True).start()
 
 
 @bp.route("/stats/<slug>")
@@ -214,12 +249,10 @@ def public_stats(slug: str):
     now = time.monotonic()
     with _cache_lock:
         cached = _cache.get(target.slug)
-    if cached is None or cached[0] < now or cached[1] != key:
-        body = _render_public(target).encode()
-        cached = (now + current_app.config.get("STATS_CACHE_SECONDS", CACHE_SECONDS), key,
-                  hashlib.sha256(body).hexdigest()[:32], body)
-        with _cache_lock:
-            _cache[target.slug] = cached
+    if cached is None or cached[1] != key:
+        cached = _store(target.slug, key, _render_public(target).encode())
+    elif cached[0] < now:
+        _refresh_later(target.slug, key)
     _, _, etag, body = cached
     g.public_cacheable = True  # app/core/security.py leaves this page's Cache-Control alone
     response = make_response(body)

@@ -208,3 +208,27 @@ def _db_count(model):
     from app.extensions import db
 
     return db.session.scalar(select(func.count(model.id)))
+
+
+def test_an_expired_public_page_is_served_at_once_and_rendered_again_behind(app, org, monkeypatch):
+    """Past STATS_CACHE_SECONDS the visitor gets the kept copy; a thread renders the new figures
+    for the next visitor (a large coalition's figures take seconds)."""
+    import time
+
+    from app.coalitions import views
+
+    monkeypatch.setitem(app.config, "STATS_CACHE_SECONDS", 0)
+    populate(org, 2, "lyon")
+    assert cli(app, "stats", "publish", org.slug).exit_code == 0
+    visitor = app.test_client()
+    assert "Trop peu de dossiers" in visitor.get(f"/stats/{org.slug}").get_data(as_text=True)
+    populate(org, 5, "paris")
+    assert "Trop peu de dossiers" in visitor.get(f"/stats/{org.slug}").get_data(as_text=True)  # the kept copy
+    deadline = time.monotonic() + 20
+    while views._refreshing and time.monotonic() < deadline:  # noqa: SLF001 - waiting for the thread
+        time.sleep(0.05)
+    html = visitor.get(f"/stats/{org.slug}").get_data(as_text=True)
+    assert "Trop peu de dossiers" not in html and "<svg" in html
+    # Withdrawn: at once, whatever is kept.
+    assert cli(app, "stats", "publish", org.slug, "--off").exit_code == 0
+    assert visitor.get(f"/stats/{org.slug}").status_code == 404
