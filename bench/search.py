@@ -432,8 +432,8 @@ def main() -> None:
             size = db.session.scalar(sql("SELECT pg_total_relation_size('case_search')"))
             db.session.execute(sql("ANALYZE case_search"))
             db.session.commit()
-        print(f"whoosh build: {count} cases in {build:.1f} s = {count / build:.0f} cases/s; "
-              f"index {size / 1e6:.1f} MB")
+        print(f"{'PostgreSQL' if args.postgres else 'whoosh'} build ({args.workers} worker(s)): {count} cases in "
+              f"{build:.1f} s = {count / build:.0f} cases/s; index {size / 1e6:.1f} MB")
         fts_path = data_dir / "fts.db"
         fts_build = build_fts(app, fts_path)
         print(f"FTS5 build: {fts_build:.1f} s (documents built by the same code); "
