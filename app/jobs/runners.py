@@ -6,6 +6,8 @@ asked); the export is audited then, under its requester, exactly as an immediate
 
 from __future__ import annotations
 
+import re
+
 from app.auth.permissions import can
 from app.jobs.services import JobRefused, Outcome, filters_from_params, register_kind
 
@@ -69,8 +71,10 @@ def import_cases(job, user, params, progress):
 
     if not can(user, IMPORT_CAPABILITY):
         raise JobRefused("votre rôle ne permet plus d'importer des dossiers.")
-    path = import_dir() / params.get("file", "")
-    if not params.get("file") or not path.is_file():
+    name = str(params.get("file") or "")
+    # The name was drawn by the server at upload; checked again so a job row can never name another path.
+    path = import_dir() / name if re.fullmatch(r"[A-Za-z0-9_-]{20,64}\.(xlsx|csv)", name) else None
+    if path is None or not path.is_file():
         raise JobRefused("le fichier n'est plus disponible (il est effacé une heure après son envoi) : "
                          "envoyez-le à nouveau.")
     try:
