@@ -371,9 +371,7 @@ def verify_backup(path: Path, config=None) -> tuple[Manifest, list[str]]:
 def _target_problems(config) -> list[str]:
     """Why the target installation is not empty (restoring never overwrites anything)."""
     reasons = []
-    data_dir = Path(config["DATA_DIR"])
-    for name in SAVED_DIRS:
-        folder = data_dir / name
+    for folder in _restore_dirs(config).values():
         if folder.is_dir() and any(p.is_file() for p in folder.rglob("*")):
             reasons.append(f"le dossier {folder} contient des fichiers")
     url = config["SQLALCHEMY_DATABASE_URI"]
@@ -384,6 +382,14 @@ def _target_problems(config) -> list[str]:
     elif _has_tables(url):
         reasons.append("la base PostgreSQL contient déjà des tables")
     return reasons
+
+
+def _restore_dirs(config) -> dict[str, Path]:
+    """Where each saved folder goes back: the configured store and template folders (a shared
+    EXHIBIT_STORE with several servers), not necessarily DATA_DIR."""
+    data_dir = Path(config["DATA_DIR"])
+    return {"exhibits": Path(config.get("EXHIBIT_DIR") or data_dir / "exhibits"),
+            "brief_templates": Path(config.get("TEMPLATE_DIR") or data_dir / "brief_templates")}
 
 
 def _has_tables(url: str) -> bool:
@@ -416,7 +422,7 @@ def restore_backup(config, path: Path) -> RestoreReport:
     if reasons:
         raise BackupError("Restauration refusée : la cible n'est pas vide (" + " ; ".join(reasons)
                           + "). Restaurez dans un DATA_DIR vide et une base vide.")
-    data_dir = Path(config["DATA_DIR"])
+    folders = _restore_dirs(config)
     copied = 0
     # Files first, then the database: a restore interrupted before the database is in place
     # leaves a target that is refused as non-empty rather than a database missing its files.
@@ -428,8 +434,10 @@ def restore_backup(config, path: Path) -> RestoreReport:
             raise BackupError(f"{relative} : fichier inattendu dans la sauvegarde, restauration refusée.")
         if relative.startswith("files/exhibits/") and Path(relative).name != expected["sha256"]:
             raise BackupError(f"{relative} : nom de pièce différent de son empreinte.")
-        target = (data_dir / relative.removeprefix("files/")).resolve()
-        if not target.is_relative_to(data_dir.resolve()):
+        kind, rest = relative.removeprefix("files/").split("/", 1)
+        root = folders[kind].resolve()
+        target = (root / rest).resolve()
+        if not target.is_relative_to(root):
             raise BackupError(f"{relative} : chemin hors du dossier de données.")
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".restore-{target.name}")

@@ -60,8 +60,9 @@ def target_app(app, tmp_path):
     just before restoring: the test database is the same one)."""
     created = []
 
-    def make(drop_source_schema: bool = True):
-        target = create_app(testing_config(tmp_path / "restored"))
+    def make(drop_source_schema: bool = True, store: Path | None = None):
+        overrides = {"EXHIBIT_STORE": str(store)} if store else {}
+        target = create_app(testing_config(tmp_path / "restored", **overrides))
         if is_postgres(target) and drop_source_schema:
             _db.session.remove()
             with target.app_context():

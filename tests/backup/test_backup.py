@@ -79,6 +79,29 @@ def test_round_trip_into_an_empty_data_dir(app, db, filled, tmp_path, target_app
         assert page.status_code == 200 and reference in page.get_data(as_text=True)
 
 
+def test_restore_puts_exhibits_and_templates_in_the_shared_store(app, db, filled, tmp_path, target_app):
+    """Several servers: the exhibits go back to EXHIBIT_STORE (the Word bases beside it), where
+    every server reads them — not into the restoring machine's own DATA_DIR."""
+    files_before = exhibit_files(Path(app.config["DATA_DIR"]))
+    path = tmp_path / "sauvegarde"
+    create(app, path)
+    store = tmp_path / "partage" / "exhibits"
+    store.mkdir(parents=True)
+    target = target_app(store=store)
+    with target.app_context():
+        result = target.test_cli_runner().invoke(args=["backup", "restore", str(path)])
+        assert result.exit_code == 0, result.output
+        restored = {sha: hash_file(p)[0] for sha, p in ExhibitStore(store).iter_files()}
+        assert restored == files_before
+        assert (store.parent / "brief_templates" / "memoire.docx").read_bytes() == b"PK\x03\x04 modele de memoire"
+        data_dir = Path(target.config["DATA_DIR"])
+        assert not (data_dir / "exhibits").exists() or not any(p.is_file() for p in (data_dir / "exhibits").rglob("*"))
+        # Restoring again into that store is refused: it is not empty any more.
+        _db.session.remove()
+        again = target.test_cli_runner().invoke(args=["backup", "restore", str(path)])
+        assert again.exit_code != 0 and str(store) in again.output
+
+
 def test_verify_names_altered_missing_and_extra_files(app, db, filled, tmp_path):
     path = tmp_path / "sauvegarde"
     create(app, path)
