@@ -388,6 +388,8 @@ def import_file(path: Path, org, actor=None, *, dry_run: bool = False, max_bytes
     report.events = sum(len(p.events) for p in parsed)
     if dry_run:
         return report
+    if progress is not None:
+        progress(report.cases, report.cases)  # renews a background job's lease just before the writing
     _create_all(org, parsed, actor, today, report)
     return report
 

@@ -28,6 +28,8 @@ from app.core.clock import today as clock_today
 from app.core.clock import utcnow
 from app.extensions import db
 from app.jobs import services as jobs
+from app.cases import uploads
+from app.cases.uploads import import_dir
 from app.legal.codes import OUTCOMES_BY_TYPE
 
 bp = Blueprint("cases", __name__, url_prefix="/cases", template_folder="templates")
@@ -357,28 +359,6 @@ def keepalive():
 # Coordinators and admins: the capability that names exactly them today (see the report to the lead:
 # a dedicated "cases.import" capability belongs in app/auth/permissions.py).
 IMPORT_CAPABILITY = "exports.history"
-UPLOAD_TTL = timedelta(hours=1)
-
-
-def import_dir():
-    # IMPORT_DIR sits beside a shared EXHIBIT_STORE: the preview and the confirmation may reach
-    # two different servers.
-    path = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.config["DATA_DIR"]) / "imports")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _forget_old_uploads(folder) -> None:
-    """Uploaded files hold personal data: none outlives an hour, confirmed or not."""
-    limit = (utcnow() - UPLOAD_TTL).timestamp()
-    for item in folder.iterdir():
-        try:
-            if item.is_file() and item.stat().st_mtime < limit:
-                item.unlink()
-        except OSError:
-            continue
-
-
 def _pending_upload():
     """(path, display name, previewed case count) of the file this member uploaded for preview,
     if it is still there."""
@@ -407,11 +387,16 @@ def import_cases():
             flash("Le fichier à importer n'est plus disponible (plus d'une heure, ou déjà importé) : envoyez-le à nouveau.", "error")
             return redirect(url_for("cases.import_cases"))
         if previewed > jobs.threshold():
-            # Too long for one request: a background job, with its progress page (the file stays
-            # in IMPORT_DIR, which every server and worker reaches, until the job has committed).
-            job = jobs.submit("import.cases", current_user, total=previewed, file=path.name)
-            db.session.commit()
+            # Too long for one request: a background job, with its progress page. The file moves
+            # to the job's own name in IMPORT_DIR (every server and worker reaches it) before the
+            # job is committed: a second confirmation finds nothing left to import.
+            job = jobs.submit("import.cases", current_user, total=previewed, suffix=path.suffix.lower())
             session.pop("import_upload", None)
+            if not uploads.hand_to_job(path, job.id):
+                db.session.rollback()
+                flash("Le fichier à importer n'est plus disponible (déjà importé ?) : envoyez-le à nouveau.", "error")
+                return redirect(url_for("cases.import_cases"))
+            db.session.commit()
             return redirect(url_for("jobs.show", job_id=job.id), 303)
         try:
             # Everything is checked again: the association may have changed since the preview.
@@ -434,7 +419,7 @@ def import_cases():
             "Format non pris en charge : fournissez un classeur .xlsx (feuilles « Cas » et « Chronologie ») ou un fichier .csv."],
             **context), 422
     folder = import_dir()
-    _forget_old_uploads(folder)
+    uploads.forget_old_uploads()
     old, _, _ = _pending_upload()
     if old is not None:
         old.unlink(missing_ok=True)

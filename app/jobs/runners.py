@@ -6,8 +6,6 @@ asked); the export is audited then, under its requester, exactly as an immediate
 
 from __future__ import annotations
 
-import re
-
 from app.auth.permissions import can
 from app.jobs.services import JobRefused, Outcome, filters_from_params, register_kind
 
@@ -63,35 +61,39 @@ def coalition_dossier(job, user, params, progress):
 
 
 def import_cases(job, user, params, progress):
-    """A confirmed web import too large for one request: the previewed file, checked again whole."""
+    """A confirmed web import too large for one request: the previewed file, checked again whole.
+    Its rows commit with the job's DONE state (jobs.services.run), or not at all."""
     from flask import current_app
 
     from app.cases.importer import ImportRefused, import_file
-    from app.cases.views import IMPORT_CAPABILITY, import_dir
+    from app.cases.uploads import job_file
+    from app.cases.views import IMPORT_CAPABILITY
 
     if not can(user, IMPORT_CAPABILITY):
         raise JobRefused("votre rôle ne permet plus d'importer des dossiers.")
-    name = str(params.get("file") or "")
-    # The name was drawn by the server at upload; checked again so a job row can never name another path.
-    path = import_dir() / name if re.fullmatch(r"[A-Za-z0-9_-]{20,64}\.(xlsx|csv)", name) else None
-    if path is None or not path.is_file():
-        raise JobRefused("le fichier n'est plus disponible (il est effacé une heure après son envoi) : "
-                         "envoyez-le à nouveau.")
+    path = job_file(job.id, str(params.get("suffix") or ""))
+    if not path.is_file():
+        raise JobRefused("le fichier n'est plus disponible : envoyez-le à nouveau.")
     try:
         report = import_file(path, _organisation(user), user, max_bytes=current_app.config["MAX_IMPORT_BYTES"],
                              progress=progress)
     except ImportRefused as exc:
         # The association changed since the preview (a reference now taken…): nothing is written.
-        path.unlink(missing_ok=True)
+        # The message quotes cells of the file: it is cleared with the job after JOB_KEEP_HOURS.
         problems = [str(p) for p in exc.report.problems]
         more = f" (et {len(problems) - 5} autre(s))" if len(problems) > 5 else ""
         raise JobRefused("le fichier ne passe plus les vérifications, rien n'a été importé : "
                          + " ; ".join(problems[:5]) + more + ". Corrigez-le et envoyez-le à nouveau.") from None
-    # Removed once the rows are committed: a worker dying before that finds the file again.
     cases, events = report.cases, report.events
     message = (f"{cases} dossier{'s' if cases > 1 else ''} et {events} événement{'s' if events > 1 else ''} "
                f"importé{'s' if cases + events > 1 else ''}.")
-    return Outcome(cases, message, after_commit=lambda: path.unlink(missing_ok=True))
+    return Outcome(cases, message)
+
+
+def _forget_import_file(job_id: int) -> None:
+    from app.cases.uploads import forget_job_file
+
+    forget_job_file(job_id)
 
 
 def register() -> None:
@@ -99,4 +101,4 @@ def register() -> None:
     register_kind("export.dossier", export_dossier)
     register_kind("coalition.xlsx", coalition_xlsx)
     register_kind("coalition.dossier", coalition_dossier)
-    register_kind("import.cases", import_cases)
+    register_kind("import.cases", import_cases, on_end=_forget_import_file)

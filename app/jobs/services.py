@@ -28,6 +28,7 @@ PROGRESS_EVERY = 250  # rows between two progress writes (each also renews the l
 
 # kind -> runner(job, user, params, progress) -> ExportFile | Outcome; filled by `register_kind`.
 _RUNNERS: dict[str, Callable] = {}
+_FINALISERS: dict[str, Callable[[int], None]] = {}
 KIND_LABELS = {
     "export.xlsx": "Classeur des dossiers",
     "export.dossier": "Dossier collectif",
@@ -43,7 +44,6 @@ class Outcome:
 
     rows: int
     message: str
-    after_commit: Callable[[], None] | None = None  # e.g. delete the imported file
 
 
 def noun(kind: str) -> str:
@@ -55,8 +55,11 @@ class JobRefused(ValueError):
     """The job can no longer run (French reason, shown to its requester)."""
 
 
-def register_kind(kind: str, runner: Callable) -> None:
+def register_kind(kind: str, runner: Callable, *, on_end: Callable[[int], None] | None = None) -> None:
+    """`on_end(job_id)` runs once the job has ended for good (done, or failed for the last time)."""
     _RUNNERS[kind] = runner
+    if on_end is not None:
+        _FINALISERS[kind] = on_end
 
 
 def threshold() -> int:
@@ -145,11 +148,15 @@ def counted(rows: Iterable, total: int, progress: Callable[[int, int], None] | N
 
 
 def run(job: Job) -> str:
-    """Run a claimed job to its end; returns its state. Never raises."""
+    """Run a claimed job to its end; returns its state. Never raises.
+
+    The end is written only if this worker still holds the claim (same attempt, still running): a
+    worker whose lease passed while it ran, and whose job another worker took, rolls its work back
+    — an import's rows included, since they commit with the DONE state or not at all."""
     from app.auth.models import User
 
-    job_id = job.id
-    runner = _RUNNERS.get(job.kind)
+    job_id, kind, claimed, total = job.id, job.kind, job.attempts, job.total
+    runner = _RUNNERS.get(kind)
     user = db.session.get(User, job.user_id)
     try:
         if runner is None:
@@ -159,35 +166,55 @@ def run(job: Job) -> str:
         export = runner(job, user, json.loads(job.params or "{}"), _progress_writer(job_id))
     except Exception as exc:  # noqa: BLE001 - any failure is the job's, not the worker's
         db.session.rollback()
-        job = db.session.get(Job, job_id)
-        final = isinstance(exc, JobRefused) or job.attempts >= MAX_ATTEMPTS
+        final = isinstance(exc, JobRefused) or claimed >= MAX_ATTEMPTS
         if not isinstance(exc, JobRefused):
             # The type only: a message could quote personal data.
-            current_app.logger.warning("job %s (%s) failed: %s", job_id, job.kind, type(exc).__name__)
-        job.state = FAILED if final else QUEUED
-        job.lease_until = None
-        job.error = str(exc) if isinstance(exc, JobRefused) else \
-            (f"{noun(job.kind)} a échoué ; réessayez, et prévenez l'administration si cela se reproduit."
-             if final else "")
+            current_app.logger.warning("job %s (%s) failed: %s", job_id, kind, type(exc).__name__)
+        now = utcnow()
+        error = str(exc) if isinstance(exc, JobRefused) else \
+            (f"{noun(kind)} a échoué ; réessayez, et prévenez l'administration si cela se reproduit." if final else "")
+        values = {"state": FAILED if final else QUEUED, "lease_until": None, "error": error}
         if final:
-            job.finished_at = utcnow()
-        db.session.commit()
-        return job.state
-    # An import's rows are in this same session: they commit with the DONE state, or not at all.
-    job = db.session.get(Job, job_id)
+            values.update(finished_at=now, expires_at=now + timedelta(hours=keep_hours()))
+        if not _end(job_id, claimed, values):
+            return RUNNING
+        if final:
+            _finalise(kind, job_id)
+        return values["state"]
     now = utcnow()
-    job.state, job.finished_at, job.lease_until = DONE, now, None
+    count = max(total, export.rows)
+    values = {"state": DONE, "finished_at": now, "lease_until": None, "done": count, "total": count,
+              "expires_at": now + timedelta(hours=keep_hours())}
     if isinstance(export, Outcome):
-        job.result = export.message
+        values["result"] = export.message
     else:
-        db.session.add(JobFile(job_id=job.id, content=export.content))
-        job.expires_at = now + timedelta(hours=keep_hours())
-        job.filename, job.mimetype, job.sha256 = export.filename, export.mimetype, export.sha256
-    job.done = job.total = max(job.total, export.rows)
-    db.session.commit()
-    if isinstance(export, Outcome) and export.after_commit is not None:
-        export.after_commit()
+        db.session.add(JobFile(job_id=job_id, content=export.content))
+        values.update(filename=export.filename, mimetype=export.mimetype, sha256=export.sha256)
+    if not _end(job_id, claimed, values):
+        return RUNNING
+    _finalise(kind, job_id)
     return DONE
+
+
+def _end(job_id: int, claimed: int, values: dict) -> bool:
+    """Write the job's end and commit, if this worker still holds its claim; else roll back."""
+    query = update(Job).where(Job.id == job_id, Job.attempts == claimed, Job.state == RUNNING).values(**values)
+    if db.session.execute(query.execution_options(synchronize_session=False)).rowcount != 1:
+        db.session.rollback()
+        current_app.logger.warning("job %s: claim lost to another worker, work rolled back", job_id)
+        return False
+    db.session.commit()
+    return True
+
+
+def _finalise(kind: str, job_id: int) -> None:
+    """What a kind does once its job has ended for good (an import deletes its file)."""
+    finaliser = _FINALISERS.get(kind)
+    if finaliser is not None:
+        try:
+            finaliser(job_id)
+        except OSError:
+            current_app.logger.warning("job %s: clean-up failed", job_id)
 
 
 def expire(now=None) -> int:
@@ -197,7 +224,8 @@ def expire(now=None) -> int:
     if not ids:
         return 0
     db.session.execute(delete(JobFile).where(JobFile.job_id.in_(ids)))
-    db.session.execute(update(Job).where(Job.id.in_(ids)).values(expires_at=None, filename=""))
+    # The messages go too: an import's refusal quotes cells of the file (possibly personal data).
+    db.session.execute(update(Job).where(Job.id.in_(ids)).values(expires_at=None, filename="", error="", result=""))
     audit.record("job.expired", jobs=len(ids))
     db.session.commit()
     return len(ids)

@@ -23,6 +23,9 @@ def init_app(app) -> None:
     # On the embedded default the app's own thread works the queue; with several servers,
     # START_WORKERS=0 on the app servers and `flask worker` processes do it.
     workers.register("jobs", services.tick, 1.0)
+    from app.cases.uploads import cleanup_tick
+
+    workers.register("import-uploads", cleanup_tick, 600.0)
 
 
 def _job_or_404(job_id: int):

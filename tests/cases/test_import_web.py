@@ -14,6 +14,10 @@ from tests.cases.test_importer import HYPERLINK, row, write_csv, write_xlsx, wri
 from tests.conftest import csrf_token, login
 
 
+def files_in(folder):
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
 def count(model):
     return _db.session.scalar(select(func.count(model.id)))
 
@@ -132,7 +136,7 @@ def test_a_large_import_runs_in_the_background_then_says_what_it_created(app, or
     page = client.get(job_url).get_data(as_text=True)
     assert "Import terminé : 3 dossiers et 1 événement importés." in page and "Voir les dossiers" in page
     assert count(Case) == 3 and count(Event) == 1
-    assert not list((app.config["DATA_DIR"] / "imports").iterdir())  # the file is gone once committed
+    assert not files_in(app.config["DATA_DIR"] / "imports")  # the file is gone once committed
     actions = list(_db.session.scalars(select(AuditRecord.action)))
     assert "job.submitted" in actions and actions.count("case.import") == 1
     # Nobody else sees it, and confirming again imports nothing more.
@@ -157,7 +161,15 @@ def test_a_background_import_checks_again_and_writes_nothing_when_refused(app, o
     page = html.unescape(client.get(job_url).get_data(as_text=True))
     assert "L'import n'a pas abouti" in page and "existe déjà" in page and "rien n'a été importé" in page
     assert count(Case) == 1
-    assert not list((app.config["DATA_DIR"] / "imports").iterdir())
+    assert not files_in(app.config["DATA_DIR"] / "imports")
+    # The refusal quotes cells of the file: it goes with the job's keeping time.
+    from datetime import timedelta
+
+    from app.core.clock import utcnow
+    from app.jobs.models import Job
+
+    assert jobs.expire(utcnow() + timedelta(hours=25)) == 1
+    assert _db.session.scalar(select(Job.error)) == ""
 
 
 def test_a_background_import_whose_file_expired_says_so(app, org, tmp_path, small_job_threshold):
@@ -166,8 +178,8 @@ def test_a_background_import_whose_file_expired_says_so(app, org, tmp_path, smal
     client, token = coordinator_client(app, org)
     upload(client, write_csv(tmp_path / "r.csv", [row(), row(), row()]), token)
     job_url = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"}).location
-    for item in (app.config["DATA_DIR"] / "imports").iterdir():
-        item.unlink()  # what the hourly clean-up does to a file nobody imported
+    for item in files_in(app.config["DATA_DIR"] / "imports"):
+        item.unlink()  # lost (a disk replaced…): the job says so
     assert jobs.tick(app) is True
     assert "envoyez-le à nouveau" in html.unescape(client.get(job_url).get_data(as_text=True))
     assert count(Case) == 0
@@ -196,3 +208,46 @@ def test_a_background_import_reports_its_progress_while_it_checks(app, org, tmp_
         event.remove(_db.engine, "before_cursor_execute", watch)
     assert written[:2] == [250, 500] and written[-1] == 600
     assert client.get(f"{job_url}.json").get_json()["state"] == "done" and count(Case) == 600
+
+
+def test_a_background_import_confirmed_twice_imports_once(app, org, tmp_path, small_job_threshold):
+    """Two tabs, or a double click: the file moves to the first job; the second finds nothing."""
+    from app.jobs import services as jobs
+    from app.jobs.models import Job
+
+    client, token = coordinator_client(app, org)
+    upload(client, write_csv(tmp_path / "r.csv", [row(), row(), row()]), token)
+    with client.session_transaction() as saved:
+        pending = dict(saved["import_upload"])
+    first = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"})
+    assert first.status_code == 303
+    with client.session_transaction() as saved:
+        saved["import_upload"] = pending  # the second tab still holds the preview
+    second = client.post("/cases/import", data={"csrf_token": token, "action": "confirm"})
+    assert second.status_code == 302 and second.location.endswith("/cases/import")
+    assert _db.session.scalar(select(func.count(Job.id))) == 1
+    while jobs.tick(app):
+        pass
+    assert count(Case) == 3
+
+
+def test_a_worker_that_lost_its_claim_writes_nothing(app, org, tmp_path, small_job_threshold):
+    """Its lease passed and another worker took the job: the late one's rows are rolled back."""
+    from sqlalchemy import update
+
+    from app.jobs import services as jobs
+    from app.jobs.models import Job
+
+    client, token = coordinator_client(app, org)
+    upload(client, write_csv(tmp_path / "r.csv", [row(), row(), row()]), token)
+    client.post("/cases/import", data={"csrf_token": token, "action": "confirm"})
+    job = jobs.claim()
+    job_id = job.id
+    # Meanwhile another worker took it over (its attempt counter moved on), on its own connection;
+    # the late worker's loaded job still carries its own claim.
+    with _db.engine.begin() as other_worker:
+        other_worker.execute(update(Job).where(Job.id == job_id).values(attempts=Job.attempts + 1))
+    assert jobs.run(job) == "running"
+    _db.session.rollback()
+    assert count(Case) == 0
+    assert _db.session.get(Job, job_id).state == "running"
