@@ -136,7 +136,7 @@ def cases_refresh_urgency():
     """Recalcule l'urgence de tous les dossiers (elle évolue avec le temps)."""
     from app.cases.services import refresh_stale_urgencies
 
-    total = sum(refresh_stale_urgencies(org.id) for org in db.session.scalars(select(Organisation)))
+    total = sum(refresh_stale_urgencies(org.id, commit=True) for org in db.session.scalars(select(Organisation)).all())
     db.session.commit()
     click.echo(f"{total} dossier(s) recalculé(s).")
 

@@ -106,18 +106,26 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(OperationalError)
     def database_unavailable(e):
-        # PostgreSQL restarting or unreachable, SQLite locked too long: temporary, and nothing
-        # was written (the transaction is rolled back). The server recovers by itself.
         try:
             db.session.rollback()
         except OperationalError:
             pass  # the connection is gone already; the pool replaces it
+        if not _unreachable(e):
+            # A missing column, a deadlock, a statement timeout: a bug or a load problem, to be
+            # seen whole in the logs (bound parameters are hidden by the engine).
+            current_app.log_exception((type(e), e, e.__traceback__))
+            return page(500, "Erreur interne",
+                        "Une erreur est survenue ; rien n'a été enregistré. Réessayez ou prévenez l'administration.")
+        # PostgreSQL restarting or unreachable, SQLite busy past its timeout: temporary; the
+        # server recovers by itself.
         current_app.logger.warning("database unavailable: %s", type(e.orig).__name__ if e.orig else "")
         # The page is drawn as for a visitor: who is signed in can only be read from the database.
         g._login_user = login_manager.anonymous_user()
+        # A connection lost during a commit may have committed it: the member checks before resending.
         response = page(503, "Service momentanément indisponible",
-                        "La base de données ne répond pas pour le moment ; rien n'a été enregistré. "
-                        "Réessayez dans une minute ; si cela dure, prévenez l'administration.")
+                        "La base de données ne répond pas pour le moment : ce que vous venez d'envoyer n'a "
+                        "peut-être pas été enregistré, vérifiez-le avant de recommencer. Réessayez dans une "
+                        "minute ; si cela dure, prévenez l'administration.")
         return response[0], 503, {"Retry-After": "30"}
 
     @app.errorhandler(500)
@@ -128,6 +136,20 @@ def register_error_handlers(app) -> None:
         db.session.rollback()
         return page(500, "Erreur interne",
                     "Une erreur est survenue ; rien n'a été enregistré. Réessayez ou prévenez l'administration.")
+
+
+def _unreachable(e: OperationalError) -> bool:
+    """Is this a database that cannot be reached right now (rather than a failing statement)?"""
+    if getattr(e, "connection_invalidated", False):
+        return True
+    sqlstate = getattr(e.orig, "sqlstate", None)
+    if sqlstate:
+        # Connection exceptions (08…), and the server shutting down or starting up (57P01-03).
+        return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+    if "database is locked" in str(e.orig):
+        return True  # SQLite busy past its timeout
+    # psycopg's client-side failures (connection refused, no route) carry no SQLSTATE.
+    return type(e.orig).__module__.split(".")[0] == "psycopg"
 
 
 def register_template_helpers(app) -> None:

@@ -57,7 +57,8 @@ def deadlines_refresh():
     # updated_at set to itself: recomputing derived values is not an edit.
     db.session.execute(table.update().values(deadlines_on=None, updated_at=table.c.updated_at))
     today = clock_today()
-    total = sum(refresh_stale_urgencies(org_id, today) for org_id in db.session.scalars(select(Organisation.id)).all())
+    total = sum(refresh_stale_urgencies(org_id, today, commit=True)
+                for org_id in db.session.scalars(select(Organisation.id)).all())
     db.session.commit()
     click.echo(f"{total} dossier(s) recalculé(s).")
 

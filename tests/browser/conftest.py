@@ -56,7 +56,8 @@ def page(browser):
 
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    # CI runs the suite on SQLite and on PostgreSQL side by side: one file each.
+    path = ARTIFACTS / f"{name}{'-pg' if os.environ.get('TEST_DATABASE_URL') else ''}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 

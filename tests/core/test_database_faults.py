@@ -33,7 +33,8 @@ def _says_unavailable(response) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
     page = html.unescape(response.get_data(as_text=True))
-    assert "La base de données ne répond pas pour le moment ; rien n'a été enregistré." in page
+    assert "La base de données ne répond pas pour le moment : ce que vous venez d'envoyer n'a peut-être pas " \
+           "été enregistré, vérifiez-le avant de recommencer." in page
     assert "nobody" not in page and "Traceback" not in page
 
 
@@ -48,6 +49,18 @@ def test_a_signed_in_member_gets_the_same_page_when_the_database_is_down(app, cl
 
 def test_an_unreachable_database_gets_a_french_page_and_a_503(tmp_path):
     _says_unavailable(_unreachable_app(tmp_path).test_client().get("/stats/demo-lyon"))  # public: first a query
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's OperationalError for a missing table (PostgreSQL's is a ProgrammingError)")
+def test_a_failing_statement_is_a_500_not_a_pause(tmp_path):
+    """A missing table (a migration not applied) is no outage: 500, and the traceback is logged."""
+    app = create_app(config_for_tests(tmp_path / "empty"))  # no tables created
+    response = app.test_client().get("/stats/demo-lyon")
+    with app.app_context():
+        db.engine.dispose()
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+    assert "Service momentanément indisponible" not in html.unescape(response.get_data(as_text=True))
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only: SQLite has no server to restart")
