@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.auth.permissions import can
 from app.extensions import db, login_manager
@@ -105,10 +105,11 @@ def register_error_handlers(app) -> None:
         return page(429, "Trop de tentatives", "Trop de tentatives : patientez quelques minutes.")
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)  # "connection is closed": the server went away under it
     def database_unavailable(e):
         try:
             db.session.rollback()
-        except OperationalError:
+        except (OperationalError, InterfaceError):
             pass  # the connection is gone already; the pool replaces it
         if not _unreachable(e):
             # A missing column, a deadlock, a statement timeout: a bug or a load problem, to be
@@ -130,7 +131,7 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(500)
     def server_error(e):
-        if isinstance(getattr(e, "original_exception", None), OperationalError):
+        if isinstance(getattr(e, "original_exception", None), OperationalError | InterfaceError):
             # Raised outside the view (opening the session, an after-request hook): the same 503.
             return database_unavailable(e.original_exception)
         db.session.rollback()
@@ -138,7 +139,7 @@ def register_error_handlers(app) -> None:
                     "Une erreur est survenue ; rien n'a été enregistré. Réessayez ou prévenez l'administration.")
 
 
-def _unreachable(e: OperationalError) -> bool:
+def _unreachable(e: OperationalError | InterfaceError) -> bool:
     """Is this a database that cannot be reached right now (rather than a failing statement)?"""
     if getattr(e, "connection_invalidated", False):
         return True
