@@ -248,25 +248,22 @@ def index_missing(limit: int = BATCH) -> int:
     return len(ids)
 
 
-def rebuild(batch: int = BATCH, progress=None, workers: int = 1) -> int:
+def rebuild(batch: int = BATCH, progress=None) -> int:
     """Rewrite every case's search row from the database, a batch per transaction (search keeps
     answering from the previous rows meanwhile). Returns the number of cases indexed;
-    `progress(done, total)` is called after each batch.
-
-    `workers` > 1 (the command line only: forking a threaded web process is not safe) builds and
-    writes the batches in that many forked processes, each with its own connections: building
-    the documents (French analysis in Python) is the cost, and each batch is its own transaction."""
+    `progress(done, total)` is called after each batch."""
     with Session(db.engine) as session:
         last_outbox = session.scalar(select(func.max(IndexOutbox.id)))
         case_ids = list(session.scalars(select(Case.id).order_by(Case.id)))
         session.execute(TABLE.delete().where(~exists().where(Case.id == TABLE.c.case_id)))
         session.commit()
-    chunks = [case_ids[start:start + batch] for start in range(0, len(case_ids), batch)]
-    count = done = 0
-    for written, size in _index_chunks(chunks, workers):
-        count, done = count + written, done + size
+    count = 0
+    for start in range(0, len(case_ids), batch):
+        with Session(db.engine) as session:
+            count += index_cases(session, case_ids[start:start + batch])
+            session.commit()
         if progress is not None:
-            progress(done, len(case_ids))
+            progress(min(start + batch, len(case_ids)), len(case_ids))
     with Session(db.engine) as session:
         if last_outbox is not None:
             session.execute(IndexOutbox.__table__.delete().where(IndexOutbox.__table__.c.id <= last_outbox))
@@ -274,42 +271,6 @@ def rebuild(batch: int = BATCH, progress=None, workers: int = 1) -> int:
             session.execute(text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"), {"index": index})
         session.commit()
     return count
-
-
-def _index_chunks(chunks: list[list[int]], workers: int):
-    """(rows written, cases) per batch, as the batches end."""
-    if workers <= 1 or len(chunks) <= 4:
-        for ids in chunks:
-            yield _index_chunk_with(db.engine, ids), len(ids)
-        return
-    import multiprocessing
-
-    # Each child opens its own engine and never touches the parent's pooled connections (which it
-    # inherits, and which end with it at os._exit, unused).
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(db.engine.url,)) as pool:
-        yield from pool.imap_unordered(_index_chunk, chunks)
-
-
-_worker_engine = None
-
-
-def _init_worker(url) -> None:
-    global _worker_engine  # noqa: PLW0603 - one engine per forked worker process
-    from sqlalchemy import create_engine
-
-    _worker_engine = create_engine(url, hide_parameters=True)
-
-
-def _index_chunk(ids: list[int]) -> tuple[int, int]:
-    return _index_chunk_with(_worker_engine, ids), len(ids)
-
-
-def _index_chunk_with(engine, ids: list[int]) -> int:
-    with Session(engine) as session:
-        written = index_cases(session, ids)
-        session.commit()
-    return written
 
 
 def health() -> str:

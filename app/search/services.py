@@ -180,7 +180,7 @@ def rebuild_index(*, wait: bool = True, batch: int = 500, workers: int = 1, prog
     the index (the command line only: forking a threaded web process is not safe);
     `progress(done, total)` is called after each batch."""
     if pg.active():
-        return pg.rebuild(batch=batch, progress=progress, workers=workers)
+        return pg.rebuild(batch=batch, progress=progress)
     holder = _holder()
     engine = db.engine
     with holder.rebuild_lock(wait=wait) as acquired:
