@@ -193,7 +193,10 @@ def rebuild_index(*, wait: bool = True, batch: int = 500, workers: int = 1, prog
                 case_ids = list(session.scalars(select(Case.id).order_by(Case.id)))
 
             def batches():
-                if workers > 1 and len(case_ids) > 4 * batch:
+                # Fork only a single-threaded process (the command line): a thread holding a lock
+                # at the fork (a web server's, a test's leftover) leaves the child stuck on it
+                # and the pool waiting for its batch forever.
+                if workers > 1 and len(case_ids) > 4 * batch and threading.active_count() == 1:
                     yield from _parallel_batches(engine.url, list(_chunks(case_ids, batch)), workers)
                     return
                 for ids in _chunks(case_ids, batch):
