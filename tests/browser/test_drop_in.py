@@ -76,7 +76,8 @@ def test_five_errors_at_once_with_focus_on_the_summary(live_server, browser, vol
     texts = " | ".join(links.all_inner_texts())
     for label in ("Préfecture", "Démarche", "Date de naissance", "Première tentative", "Courriel"):
         assert label in texts, texts
-    assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
+    page.wait_for_function("document.activeElement && document.activeElement.hasAttribute('data-error-summary')",
+                           timeout=10_000)
     # The numéro étranger with spaces was accepted (no error on it); the phone is shown as typed.
     assert page.get_by_label("Numéro étranger (AGDREF)").input_value() == "1234567890"
     assert page.get_by_label("Téléphone").input_value() == "0612345678"
@@ -187,7 +188,9 @@ def test_phone_case_list_and_case_page(live_server, browser, org, volunteer):
     page.get_by_role("button", name="Ajouter à la chronologie").click()
     page.wait_for_selector("[data-error-summary]")
     assert "Indiquez la date de l'événement." in page.locator("[data-error-summary]").inner_text()
-    assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
+    # The summary takes focus once the page's script has run: wait for it rather than race it.
+    page.wait_for_function("document.activeElement && document.activeElement.hasAttribute('data-error-summary')",
+                           timeout=10_000)
     context.close()
 
 
