@@ -118,7 +118,7 @@ def xlsxwriter_same_rows(rows, events) -> bytes:
 
 
 def materialise(workbook_bytes: bytes):
-    """The values openpyxl wrote, read back, so xlsxwriter writes exactly the same rows."""
+    """The values of the exported workbook, read back with openpyxl, so that xlsxwriter writes exactly the same rows."""
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(workbook_bytes), read_only=True)
@@ -279,17 +279,17 @@ def main() -> None:
         seed(org.id, args.cases)
         print(f"seeded {args.cases} cases with 5 events each in {time.perf_counter() - start:.1f} s")
 
-        def openpyxl_export():
+        def workbook_export():
             result = services.export_workbook(org, None, CaseFilters(), source="bench")
             db.session.rollback()  # keep the audit journal out of the next run
             return result
 
         runs = args.runs if args.cases <= 20_000 else 1
-        export = openpyxl_export()  # warm-up, and the rows the baseline writes
+        export = workbook_export()  # warm-up, and the rows the baseline writes
         rows, events = materialise(export.content)
         # Interleaved pairs: this VM's speed drifts by ±20 % from one minute to the next, so each
         # export is compared with the baseline run right after it, and the ratio is their median.
-        pairs = [(timed(openpyxl_export, 1)[0], timed(lambda: xlsxwriter_same_rows(rows, events), 1)[0])
+        pairs = [(timed(workbook_export, 1)[0], timed(lambda: xlsxwriter_same_rows(rows, events), 1)[0])
                  for _ in range(runs)]
         seconds = statistics.median(p[0] for p in pairs)
         xw_seconds = statistics.median(p[1] for p in pairs)
@@ -298,7 +298,7 @@ def main() -> None:
               f"{seconds:.2f} s median of {runs}; {len(export.content) / 1e6:.1f} MB file")
         print(f"xlsxwriter constant_memory, same rows, no query/summary: {xw_seconds:.2f} s median; "
               f"ratio {statistics.median(a / b for a, b in pairs):.2f}x (median of the {runs} paired ratios)")
-        mem = peak_mb(openpyxl_export)
+        mem = peak_mb(workbook_export)
         xw_mem = peak_mb(lambda: xlsxwriter_same_rows(rows, events))
         print(f"peak memory (tracemalloc): workbook export {mem:.0f} MB; xlsxwriter same rows {xw_mem:.0f} MB "
               f"(its input rows already in memory, not counted)")

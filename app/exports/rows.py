@@ -184,11 +184,14 @@ def iter_case_rows(ids: list[int], *, identified: bool, key: bytes, batch: int =
         case_cols += [Case.anef_number, Case.narrative, Person.last_name, Person.first_name, Person.birth_date,
                       Person.nationality, Person.numero_etranger, Person.phone, Person.email, Person.address,
                       Case.person_id]
+    # Core execution on the session's connection: the same transaction, without the ORM's
+    # per-row loading machinery, which cost a third of the export for plain column tuples.
+    connection = db.session.connection()
     for start in range(0, len(ids), batch):
         chunk = ids[start:start + batch]
         query = select(*case_cols).where(Case.id.in_(chunk)).outerjoin(Person, Person.id == Case.person_id)
         rows: dict[int, CaseRow] = {}
-        for r in db.session.execute(query):
+        for r in connection.execute(query):
             row = CaseRow(id=r.id, reference=r.reference, pseudonym=pseudonym(key, r.id), prefecture=r.prefecture,
                           demarche=r.demarche, status=r.status, titre_actuel=r.titre_actuel or "",
                           titre_demande=r.titre_demande or "", titre_expiry=r.titre_expiry,
@@ -200,7 +203,7 @@ def iter_case_rows(ids: list[int], *, identified: bool, key: bytes, batch: int =
                                            r.numero_etranger or "", r.phone or "", r.email or "", r.address or "")
             rows[r.id] = row
         codes: dict[tuple[int, str], list[str]] = {}
-        for case_id, kind, code in db.session.execute(
+        for case_id, kind, code in connection.execute(
                 select(CaseCode.case_id, CaseCode.kind, CaseCode.code).where(CaseCode.case_id.in_(chunk))
                 .order_by(CaseCode.case_id, CaseCode.kind, CaseCode.position, CaseCode.id)):
             codes.setdefault((case_id, kind), []).append(code)
@@ -208,7 +211,7 @@ def iter_case_rows(ids: list[int], *, identified: bool, key: bytes, batch: int =
         event_cols = [Event.case_id, Event.id, Event.date, Event.type, Event.outcome]
         if identified:
             event_cols += [Event.description, Event.reference]
-        for e in db.session.execute(
+        for e in connection.execute(
                 select(*event_cols).where(Event.case_id.in_(chunk))
                 .order_by(Event.case_id, Event.date, Event.id)):
             row = rows.get(e.case_id)

@@ -1,17 +1,29 @@
 """CaseRow → the coordinators' workbook (.xlsx bytes): Cas, Chronologie, Synthèse (with native
 charts) and Traçabilité.
 
-No Flask, no database: rows, labels, rules and the clock come in as arguments. xlsxwriter in
-constant-memory mode flushes each row to a temporary file as soon as it is written, so memory
-stays flat at 100,000 cases (openpyxl stays the reader of imports). Every text cell is written
-with `write_string`: nothing a person typed is ever read as a formula.
+No Flask, no database: rows, labels, rules and the clock come in as arguments.
+
+xlsxwriter writes the workbook: styles, headers, column widths, frozen panes, autofilters, print
+set-up, the Synthèse and its charts, Traçabilité. The data rows of the two large sheets (Cas and
+Chronologie) are serialised by `_DataSheet` instead, into a temporary file that is spliced into
+the package's sheet part after xlsxwriter closes it. Measured reason: xlsxwriter's per-cell path
+(type dispatch, dimension checks, per-cell escaping, attribute lists) costs about 8 µs a cell on
+this kind of machine — 10,000 cases with their timelines are 450,000 cells, 3 to 4 s, more than the
+whole export's budget — while the cell XML of these sheets has four shapes (text, number, date,
+boolean) written below exactly as xlsxwriter writes them in constant-memory mode: inline strings,
+Excel's `_xHHHH_` escapes, the same date serials. The rows stream to disk, so memory stays flat at
+100,000 cases (openpyxl stays the reader of imports). Text cells are inline strings, never
+formulas, and anything a person typed is escaped: never read as a formula nor as markup.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
+import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -52,6 +64,11 @@ IDENTIFIED_EVENT_COLUMNS = EVENT_COLUMNS + EVENT_OPTIONAL_COLUMNS
 IDENTIFIED_EVENT_WIDTHS = {"Référence": 16, "Date": 12, "Type": 14, "Description": 80, "Issue": 13}
 OUTCOME_LABELS = {code: label for labels in OUTCOMES_BY_TYPE.values() for code, label in labels.items()}
 TRACE_CHUNK = 2000  # pseudonyms per cell: 2,000 × 16 characters stays under Excel's cell limit
+EXCEL_MAX_ROWS = 1_048_576
+
+
+class WorkbookTooLarge(ValueError):
+    """More rows than a sheet can hold: refused rather than silently cut."""
 
 
 @dataclass
@@ -110,33 +127,21 @@ class _Formats:
 
 
 class _Sheet:
-    """Appends rows to one worksheet with typed cells (strings never read as formulas)."""
+    """A small sheet written cell by cell through xlsxwriter (the Synthèse): typed cells, text
+    written with `write_string`, never read as a formula."""
 
-    def __init__(self, workbook, formats: _Formats, title: str, columns: list[tuple[str, int]], *,
-                 header: bool = True):
+    def __init__(self, workbook, formats: _Formats, title: str, widths: list[int]):
         self.sheet = workbook.add_worksheet(title)
         self.formats = formats
-        self.date_format = formats["date"]
-        self.ncols = len(columns)
         self.rows = 0
-        for i, (_, width) in enumerate(columns):
+        for i, width in enumerate(widths):
             self.sheet.set_column(i, i, width)
-        if header:
-            self.sheet.freeze_panes(1, 0)
-            self.sheet.repeat_rows(0)
-            self.append([Styled(text(name), "header") for name, _ in columns])
 
     def append(self, values: list) -> None:
-        # The hot loop of a 100,000-case export: plain strings (most cells) take the first branch.
         sheet, row = self.sheet, self.rows
         for col, value in enumerate(values):
-            kind = type(value)
-            if kind is str:
-                if value:
-                    sheet.write_string(row, col, value)
-                continue
             style = None
-            if kind is Styled:
+            if type(value) is Styled:
                 value, style = value.value, self.formats[value.style]
             if value is None or value == "":
                 if style is not None:
@@ -148,19 +153,173 @@ class _Sheet:
             elif isinstance(value, int | float):
                 sheet.write_number(row, col, value, style)
             elif isinstance(value, datetime | date):
-                sheet.write_datetime(row, col, value, style or self.date_format)
+                sheet.write_datetime(row, col, value, style or self.formats["date"])
             else:
                 sheet.write_string(row, col, text(value), style)
         self.rows += 1
 
+
+# What xlsxwriter's `_escape_control_characters` does, so that a text reads back the same: a
+# literal `_xHHHH_` gets its underscore escaped, the control characters `xml_safe` keeps (CR) are
+# written as Excel's `_x000D_`.
+_EXCEL_ESCAPE = re.compile("_x[0-9a-fA-F]{4}_")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
+_EXCEL_EPOCH = date(1899, 12, 31).toordinal()
+# Serialised rows go to the temporary file every ROW_BUFFER rows, or sooner once long texts
+# (narratives, Traçabilité's lists of pseudonyms) pass BUFFER_CHARS: memory stays flat.
+ROW_BUFFER = 500
+BUFFER_CHARS = 1 << 20
+# Deflate level of the data sheets: level 1 takes a third of the default level's time (0.4 s at
+# 10,000 cases) for files about 20 % larger.
+DATA_COMPRESSION = 1
+
+
+def _inline_xml(value: str) -> str:
+    """The end of a text cell, after `<c r="…"`: an inline string, escaped."""
+    if "_x" in value:
+        value = _EXCEL_ESCAPE.sub(r"_x005F\g<0>", value)
+    if _CONTROL.search(value):
+        value = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+    preserve = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f' t="inlineStr"><is><t{preserve}>{value}</t></is></c>'
+
+
+# Labels, pseudonym prefixes, « oui »/« non » and codes repeat on every row.
+_short_inline_xml = functools.lru_cache(maxsize=8192)(_inline_xml)
+
+
+def _excel_serial(value: date) -> int | float:
+    """Excel's 1900 date system, with its phantom 29 February 1900 (as xlsxwriter counts)."""
+    days = value.toordinal() - _EXCEL_EPOCH
+    if days > 59:
+        days += 1
+    if isinstance(value, datetime):
+        return days + (value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6) / 86400
+    return days
+
+
+def _column_letters(count: int) -> list[str]:
+    letters = []
+    for n in range(1, count + 1):
+        name = ""
+        while n:
+            n, rest = divmod(n - 1, 26)
+            name = chr(65 + rest) + name
+        letters.append(name)
+    return letters
+
+
+class _DataSheet:
+    """A large sheet: xlsxwriter writes its header and layout; the data rows are serialised here
+    to a temporary file and spliced into the sheet's part once the package is closed (`_splice`).
+
+    Cells: `str` (text cleaned by `text()`), `int`/`float`, `bool`, `date`/`datetime` (the
+    workbook's date format), None or "" (no cell)."""
+
+    def __init__(self, workbook, formats: _Formats, title: str, columns: list[tuple[str, int]], tmpdir: str):
+        self.sheet = workbook.add_worksheet(title)
+        # Parts are numbered in the order sheets are added (there are no chartsheets here).
+        self.part = f"xl/worksheets/sheet{len(workbook.worksheets())}.xml"
+        self.ncols = len(columns)
+        self.letters = _column_letters(self.ncols)
+        # xlsxwriter numbers a format when a cell first uses it; no cell of ours goes through it.
+        self.date_style = formats["date"]._get_xf_index()
+        for i, (name, width) in enumerate(columns):
+            self.sheet.set_column(i, i, width)
+            self.sheet.write_string(0, i, text(name), formats["header"])
+        self.sheet.freeze_panes(1, 0)
+        self.sheet.repeat_rows(0)
+        self.rows = 1  # the header
+        self._file = tempfile.TemporaryFile(dir=tmpdir)
+        self._pending: list[str] = []
+        self._long_chars = 0
+
+    def append(self, values: list) -> None:
+        # The hot loop of a 100,000-case export: plain strings (most cells) take the first branch.
+        if self.rows >= EXCEL_MAX_ROWS:
+            raise WorkbookTooLarge(f"La feuille « {self.sheet.name} » dépasserait 1 048 576 lignes, le maximum "
+                                   "d'Excel : réduisez la sélection avec les filtres.")
+        number = str(self.rows + 1)
+        out = self._pending
+        out.append(f'<row r="{number}">')
+        for letter, value in zip(self.letters, values, strict=True):
+            kind = type(value)
+            if kind is str:
+                if not value:
+                    continue
+                if len(value) <= _CACHED_TEXT:
+                    out.append(f'<c r="{letter}{number}"' + _short_inline_xml(value))
+                else:
+                    out.append(f'<c r="{letter}{number}"' + _inline_xml(value))
+                    self._long_chars += len(value)
+            elif value is None:
+                continue
+            elif kind is int or kind is float:
+                out.append(f'<c r="{letter}{number}"><v>{value:.16G}</v></c>')
+            elif kind is bool:
+                out.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
+            elif isinstance(value, date):
+                out.append(f'<c r="{letter}{number}" s="{self.date_style}"><v>{_excel_serial(value):.16G}</v></c>')
+            else:
+                raise TypeError(f"cellule de type inattendu : {kind.__name__}")
+        out.append("</row>")
+        self.rows += 1
+        if self.rows % ROW_BUFFER == 0 or self._long_chars > BUFFER_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._file.write("".join(self._pending).encode("utf-8"))
+        self._pending.clear()
+        self._long_chars = 0
+
     def finish_table(self, *, landscape: bool = True) -> None:
         """Autofilter over the header and every data row; printed fit to the page width."""
-        if self.rows:
-            self.sheet.autofilter(0, 0, max(self.rows - 1, 0), self.ncols - 1)
+        self._flush()
+        self.sheet.autofilter(0, 0, self.rows - 1, self.ncols - 1)
         if landscape:
             self.sheet.set_landscape()
         self.sheet.fit_to_pages(1, 0)
         self.sheet.set_paper(9)  # A4
+
+    def splice_into(self, part: bytes, target) -> None:
+        """Write the sheet's part to `target` (a zip entry open for writing): xlsxwriter's XML
+        with the data rows before `</sheetData>` and the dimension widened to them."""
+        head, end, tail = part.partition(b"</sheetData>")
+        if not end or b"<dimension ref=" not in head:
+            raise RuntimeError(f"{self.part}: partie inattendue, le classeur n'est pas écrit")
+        last = f"A1:{self.letters[-1]}{self.rows}".encode()
+        head = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="' + last + b'"/>', head, count=1)
+        target.write(head)
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, target, 1 << 20)
+        target.write(end + tail)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _splice(path: str, sheets: list[_DataSheet]) -> bytes:
+    """The package xlsxwriter wrote at `path`: every part copied as is, but the data sheets',
+    which get their rows (deflated at `DATA_COMPRESSION`)."""
+    by_part = {sheet.part: sheet for sheet in sheets}
+    with tempfile.TemporaryFile(dir=os.path.dirname(path)) as buffer, zipfile.ZipFile(path) as source:
+        _copy_package(source, buffer, by_part)
+        if by_part:
+            raise RuntimeError(f"parties absentes du classeur : {', '.join(by_part)}")
+        buffer.seek(0)
+        return buffer.read()
+
+
+def _copy_package(source: zipfile.ZipFile, buffer, by_part: dict[str, _DataSheet]) -> None:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=DATA_COMPRESSION) as package:
+        for info in source.infolist():
+            sheet = by_part.pop(info.filename, None)
+            if sheet is None:
+                package.writestr(info, source.read(info))  # xlsxwriter's own, level included
+                continue
+            with package.open(info.filename, "w", force_zip64=True) as target:
+                sheet.splice_into(source.read(info), target)
 
 
 def _yes(flag: bool) -> str:
@@ -181,32 +340,37 @@ def write_workbook(rows: Iterable[CaseRow], *, variant: str, labels: dict[str, d
     A row whose `statistics` is False is listed (identified only) but never counted."""
     fd, path = tempfile.mkstemp(prefix="constat-xlsx-", suffix=".xlsx")
     os.close(fd)
+    tmpdir = os.path.dirname(path)
+    data_sheets: list[_DataSheet] = []
     try:
-        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": os.path.dirname(path),
+        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": tmpdir,
                                               "strings_to_formulas": False, "strings_to_urls": False})
         workbook.set_properties({"title": "Dossiers ANEF", "comments": VARIANT_LABELS[variant]})
-        result = _fill(workbook, rows, variant=variant, labels=labels, today=today, rules=rules,
-                       generated_at=generated_at, filters=filters, official=official, threshold=threshold,
-                       scope=scope)
+        result = _fill(workbook, rows, data_sheets, tmpdir, variant=variant, labels=labels, today=today,
+                       rules=rules, generated_at=generated_at, filters=filters, official=official,
+                       threshold=threshold, scope=scope)
         workbook.close()
-        with open(path, "rb") as fh:
-            result.content = fh.read()
+        result.content = _splice(path, data_sheets)
         return result
     finally:
+        for sheet in data_sheets:
+            sheet.close()
         os.unlink(path)
 
 
-def _fill(workbook, rows, *, variant, labels, today, rules, generated_at, filters, official, threshold,
-          scope) -> WorkbookResult:
+def _fill(workbook, rows, data_sheets: list[_DataSheet], tmpdir: str, *, variant, labels, today, rules,
+          generated_at, filters, official, threshold, scope) -> WorkbookResult:
     identified = variant == IDENTIFIED
     formats = _Formats(workbook)
     if identified:
-        cases = _Sheet(workbook, formats, "Cas", [(c, IDENTIFIED_WIDTHS.get(c, 14)) for c in CASE_COLUMNS])
-        events = _Sheet(workbook, formats, "Chronologie",
-                        [(c, IDENTIFIED_EVENT_WIDTHS[c]) for c in IDENTIFIED_EVENT_COLUMNS])
+        case_columns = [(c, IDENTIFIED_WIDTHS.get(c, 14)) for c in CASE_COLUMNS]
+        event_columns = [(c, IDENTIFIED_EVENT_WIDTHS[c]) for c in IDENTIFIED_EVENT_COLUMNS]
     else:
-        cases = _Sheet(workbook, formats, "Cas", ANONYMISED_CASE_COLUMNS)
-        events = _Sheet(workbook, formats, "Chronologie", ANONYMISED_EVENT_COLUMNS)
+        case_columns, event_columns = ANONYMISED_CASE_COLUMNS, ANONYMISED_EVENT_COLUMNS
+    cases = _DataSheet(workbook, formats, "Cas", case_columns, tmpdir)
+    data_sheets.append(cases)
+    events = _DataSheet(workbook, formats, "Chronologie", event_columns, tmpdir)
+    data_sheets.append(events)
     builder = SummaryBuilder(labels, official, today=today)
     # Dates as the variant allows: exact (date cells) or the month only (text).
     day = _month if variant == ANONYMISED else (lambda value: value)
@@ -254,7 +418,7 @@ def _fill(workbook, rows, *, variant, labels, today, rules, generated_at, filter
     synthese = _write_summary(workbook, formats, summary, variant=variant, generated_at=generated_at,
                               filters=filters or [], scope=scope)
     if not identified:
-        _write_traces(workbook, formats, summary)
+        data_sheets.append(_write_traces(workbook, formats, summary, tmpdir))
     # The workbook opens on the Synthèse: what a coordinator looks for first.
     synthese.activate()
     return WorkbookResult(b"", builder.total, n_events, summary)
@@ -263,7 +427,7 @@ def _fill(workbook, rows, *, variant, labels, today, rules, generated_at, filter
 def _write_summary(workbook, formats: _Formats, summary: Summary, *, variant: str, generated_at: datetime,
                    filters: list[str], scope: Scope | None = None):
     """Synthèse: the tables one under another in A–G, native charts to their right."""
-    sheet = _Sheet(workbook, formats, "Synthèse", [("", 52)] + [("", 12)] * 6, header=False)
+    sheet = _Sheet(workbook, formats, "Synthèse", [52] + [12] * 6)
     sheet.append([Styled(text("Synthèse des dossiers"), "title")])
     sheet.append([text(f"Export du {datetime_fr(generated_at)} · {VARIANT_LABELS[variant]}"
                        f" · {summary.total} dossier(s) comptés")])
@@ -323,14 +487,16 @@ def _write_summary(workbook, formats: _Formats, summary: Summary, *, variant: st
     return sheet.sheet
 
 
-def _write_traces(workbook, formats: _Formats, summary: Summary) -> None:
+def _write_traces(workbook, formats: _Formats, summary: Summary, tmpdir: str) -> _DataSheet:
     """Traçabilité: for each figure of the Synthèse, the pseudonyms of the cases behind it (a long
-    list continues on the next rows). Hidden counts have no list: it would give them away."""
-    sheet = _Sheet(workbook, formats, "Traçabilité",
-                   [("Tableau", 34), ("Ligne", 48), ("Dossiers", 10), ("Pseudonymes", 120)])
+    list continues on the next rows). Hidden counts have no list: it would give them away.
+    Megabytes of pseudonyms at 10,000 cases: a data sheet."""
+    sheet = _DataSheet(workbook, formats, "Traçabilité",
+                       [("Tableau", 34), ("Ligne", 48), ("Dossiers", 10), ("Pseudonymes", 120)], tmpdir)
     for title, label, count, ids in summary.traces():
         for start in range(0, len(ids), TRACE_CHUNK):
             first = start == 0
             sheet.append([text(title) if first else text(f"{title} (suite)"), text(label),
                           count if first else None, text(", ".join(ids[start:start + TRACE_CHUNK]))])
     sheet.finish_table()
+    return sheet

@@ -163,6 +163,25 @@ def test_identified_export_neutralises_formulas(client, org, other_org, admin):
     assert "الهاشمي" in names and "Иванов" in names and "Nguyễn" in names
     workbook = load_workbook(io.BytesIO(content))
     assert not any(cell.data_type == "f" for ws in workbook.worksheets for row in ws.iter_rows() for cell in row)
+    # Dates are date cells in the workbook's format, not text; the filter covers every row.
+    births = [row[CASE_COLUMNS.index("Date de naissance")] for row in workbook["Cas"].iter_rows(min_row=2)]
+    assert {cell.value for cell in births if cell.value} >= {datetime(1980, 1, 2), datetime(1987, 1, 2)}
+    assert all(cell.is_date and cell.number_format == "DD/MM/YYYY" for cell in births if cell.value)
+    assert workbook["Cas"].auto_filter.ref == f"A1:R{len(narratives) + 1}"
+    assert workbook["Cas"].dimensions == f"A1:R{len(narratives) + 1}"
+
+
+def test_identified_text_reads_back_as_typed(client, org, admin):
+    """Markup-like text stays text. xlsxwriter's constant-memory writer copies a text framed by
+    <r>…</r> into the sheet as raw rich-text XML: the first read back empty, the second as « x »."""
+    typed = ["<r>gras</r>", "<r><t>x</t></r>", "&amp; <b> & > </sheetData>", "1 & 2 < 3"]
+    for i, narrative in enumerate(typed):
+        case = factories.case(org, None, last_name=f"Nom{i}", first_name="Awa", narrative=narrative)
+        factories.event(case, "TENTATIVE", date(2025, 1, 6), narrative)
+    login(client, admin)
+    sheets = xlsx_cells(_get(client, "?identified=1").data)
+    assert sorted(r[CASE_COLUMNS.index("Récit")] for r in sheets["Cas"][1:]) == sorted(typed)
+    assert sorted(r[3] for r in sheets["Chronologie"][1:]) == sorted(typed)
 
 
 def test_identified_round_trip_through_cases_import(app, client, tmp_path, org, other_org, admin):
