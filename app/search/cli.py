@@ -19,7 +19,7 @@ cli_groups = [search_cli]
 
 @search_cli.command("reindex")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16),
-              help="Processus qui préparent les documents pendant que l'index s'écrit.")
+              help="Processus qui écrivent chacun une partie de l'index, côte à côte.")
 def reindex(workers: int) -> None:
     """Reconstruit l'index à partir de la base de données (barre de progression)."""
     bar = None
@@ -41,6 +41,9 @@ def reindex(workers: int) -> None:
 
     try:
         count = services.rebuild_index(wait=True, workers=workers, progress=progress)
+    except RuntimeError as exc:  # a forked writer failed: nothing was committed
+        raise click.ClickException(f"Reconstruction interrompue ({exc}). L'index précédent reste en service ; "
+                                   "relancez la commande.") from None
     finally:
         if bar:
             bar.__exit__(None, None, None)

@@ -12,6 +12,7 @@ from array import array
 import fcntl
 import os
 import shutil
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -301,15 +302,7 @@ class IndexHolder:
         An index that opens is rebuilt in place under its write lock (searchers keep the old
         generation until the commit); a missing or corrupt one is recreated first.
         """
-        with self._lock:
-            self.forget()
-            ix = self._open_for_rebuild()
-            if ix is None:
-                if self.path.exists():
-                    shutil.rmtree(self.path)
-                self.path.mkdir(parents=True)
-                ix = index.create_in(str(self.path), schema())
-        writer = ix.writer(timeout=timeout, delay=0.05, limitmb=256)
+        writer = self._rebuild_writer(timeout)
         count = 0
         try:
             bulk = BulkLoader(writer)
@@ -320,11 +313,76 @@ class IndexHolder:
             writer.cancel()
             raise
         writer.commit(mergetype=CLEAR)
+        self._rebuilt()
+        return count
+
+    def rebuild_in_parts(self, parts: int, fill, poll, timeout: float = 600.0) -> int:
+        """Replace the whole index with `parts` segments written side by side, each by a forked
+        process: `fill(part, add)` adds that part's documents with `add` and returns how many.
+        The parent holds the index's write lock and commits the segments together (whoosh's
+        MpWriter with multisegment does the same), calling `poll()` about twice a second.
+
+        On two cores this halves the serial part of a rebuild: the segment's postings were
+        written by one process after the last document while the other core idled. Fork only
+        from a single-threaded process (the caller checks)."""
+        import multiprocessing
+        import queue
+
+        writer = self._rebuild_writer(timeout)
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+        children = [context.Process(target=_write_part, args=(self.path, part, fill, results), daemon=True)
+                    for part in range(parts)]
+        segments: dict[int, tuple] = {}
+        try:
+            for child in children:
+                child.start()
+            while len(segments) < parts:
+                try:
+                    part, outcome = results.get(timeout=0.5)
+                    segments[part] = outcome
+                except queue.Empty:
+                    if any(c.exitcode not in (None, 0) for c in children):
+                        raise RuntimeError("un processus de reconstruction de l'index s'est arrêté") from None
+                poll()
+            for child in children:
+                child.join()
+            failed = [str(value) for ok, value, _count in segments.values() if not ok]
+            if failed:
+                raise RuntimeError("; ".join(failed))
+        except BaseException:
+            for child in children:
+                if child.is_alive():
+                    child.kill()
+                    child.join()
+            writer.cancel()
+            raise
+        # SegmentWriter.commit, with the children's segments instead of the writer's own.
+        try:
+            writer._close_segment()  # noqa: SLF001
+            writer._commit_toc([segment for _ok, segment, count in segments.values() if count])  # noqa: SLF001
+        finally:
+            writer._finish()  # noqa: SLF001
+        self._rebuilt()
+        return sum(count for _ok, _segment, count in segments.values())
+
+    def _rebuild_writer(self, timeout: float):
+        """A writer on the index if it opens with the current schema, else on a new empty one."""
+        with self._lock:
+            self.forget()
+            ix = self._open_for_rebuild()
+            if ix is None:
+                if self.path.exists():
+                    shutil.rmtree(self.path)
+                self.path.mkdir(parents=True)
+                ix = index.create_in(str(self.path), schema())
+        return ix.writer(timeout=timeout, delay=0.05, limitmb=256)
+
+    def _rebuilt(self) -> None:
         tmp = self.path / (VERSION_FILE + f".{os.getpid()}")
         tmp.write_text(SCHEMA_VERSION)
         tmp.replace(self.path / VERSION_FILE)
         self.forget()
-        return count
 
     def _open_for_rebuild(self):
         """The existing index if it opens with the current schema, else None."""
@@ -343,6 +401,26 @@ class IndexHolder:
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.glob("*") if p.is_file())
+
+
+def _write_part(path: Path, part: int, fill, results) -> None:
+    """In a forked child: one segment of a rebuild, without the index lock (the parent holds
+    it), like whoosh's multiprocessing sub-writers. Sends (part, (ok, segment or error, count))."""
+    from whoosh.writing import SegmentWriter
+
+    try:
+        writer = SegmentWriter(index.open_dir(str(path)), _lk=False, limitmb=256)
+        bulk = BulkLoader(writer)
+        count = fill(part, bulk.add)
+        if count:
+            segment = writer._finalize_segment()  # noqa: SLF001
+        else:
+            writer.cancel()
+            segment = None
+        results.put((part, (True, segment, count)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        results.put((part, (False, f"{type(exc).__name__}: {exc}", 0)))
+        sys.exit(1)  # the parent says it: no traceback of case data on this process's stderr
 
 
 class _MemoryPool:

@@ -176,8 +176,8 @@ def rebuild_index(*, wait: bool = True, batch: int = 500, workers: int = 1, prog
     """Rebuild the whole index from the database. Returns the number of cases indexed
     (-1 if another rebuild is running and `wait` is False).
 
-    `workers` > 1 builds the documents in that many forked processes while this one writes
-    the index (the command line only: forking a threaded web process is not safe);
+    `workers` > 1 writes the index as that many segments side by side, each in a forked process
+    (the command line only: forking a threaded web process is not safe);
     `progress(done, total)` is called after each batch."""
     if pg.active():
         return pg.rebuild(batch=batch, progress=progress)
@@ -192,30 +192,29 @@ def rebuild_index(*, wait: bool = True, batch: int = 500, workers: int = 1, prog
                 last_outbox = session.scalar(select(func.max(IndexOutbox.id)))
                 case_ids = list(session.scalars(select(Case.id).order_by(Case.id)))
 
-            def batches():
-                # Fork only a single-threaded process (the command line): a thread holding a lock
-                # at the fork (a web server's, a test's leftover) leaves the child stuck on it
-                # and the pool waiting for its batch forever.
-                if workers > 1 and len(case_ids) > 4 * batch and threading.active_count() == 1:
-                    yield from _parallel_batches(engine.url, list(_chunks(case_ids, batch)), workers)
-                    return
-                for ids in _chunks(case_ids, batch):
-                    with Session(engine) as session:
-                        yield docs_mod.build_documents(session, ids, counted=True)
-
             started = time.time()
+
+            def report(done: int) -> None:
+                if progress is not None:
+                    progress(done, len(case_ids))
+                _write_progress(holder, done, len(case_ids), started)
 
             def documents():
                 done = 0
-                for built in batches():
+                for ids in _chunks(case_ids, batch):
+                    with Session(engine) as session:
+                        built = docs_mod.build_documents(session, ids, counted=True)
                     done += len(built)
                     yield from (d for d in built.values() if d is not None)
-                    if progress is not None:
-                        progress(done, len(case_ids))
-                    _write_progress(holder, done, len(case_ids), started)
+                    report(done)
 
             try:
-                count = holder.rebuild(documents())
+                # Fork only a single-threaded process (the command line): a thread holding a lock
+                # at the fork (a web server's, a test's leftover) leaves the child stuck on it.
+                if workers > 1 and len(case_ids) > 4 * batch and threading.active_count() == 1:
+                    count = _rebuild_in_parts(holder, engine.url, case_ids, workers, batch, report)
+                else:
+                    count = holder.rebuild(documents())
             finally:
                 _progress_path(holder).unlink(missing_ok=True)
             if last_outbox is not None:
@@ -260,28 +259,45 @@ def rebuild_estimate(holder: IndexHolder | None = None) -> str:
     return f"Environ {100 * done // total} % fait, encore {minutes} min environ."
 
 
-_worker_engine = None
-
-
-def _init_worker(url) -> None:
-    global _worker_engine  # noqa: PLW0603 - one engine per forked worker process
-    from sqlalchemy import create_engine
-
-    _worker_engine = create_engine(url)
-
-
-def _build_batch(ids: list[int]) -> dict[int, dict | None]:
-    with Session(_worker_engine) as session:
-        return docs_mod.build_documents(session, ids, counted=True)
-
-
-def _parallel_batches(url, chunks: list[list[int]], workers: int):
-    """Documents built by forked processes, in order, while the caller writes the index."""
+def _rebuild_in_parts(holder, url, case_ids: list[int], parts: int, batch: int, report) -> int:
+    """The index as `parts` segments, each written by a forked process from its own share of
+    the cases (contiguous, so each segment holds a range of ids)."""
     import multiprocessing
 
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(url,)) as pool:
-        yield from pool.imap(_build_batch, chunks)
+    size = -(-len(case_ids) // parts)
+    shares = [case_ids[i * size:(i + 1) * size] for i in range(parts)]
+    done = multiprocessing.get_context("fork").Array("l", parts)  # cases read, per part
+
+    def fill(part: int, add) -> int:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url)  # never the parent's pooled connections
+        count = 0
+        try:
+            for ids in _chunks(shares[part], batch):
+                with Session(engine) as session:
+                    built = docs_mod.build_documents(session, ids, counted=True)
+                for document in built.values():
+                    if document is not None:
+                        add(document)
+                        count += 1
+                done[part] += len(ids)
+        finally:
+            engine.dispose()
+        return count
+
+    last = -1
+
+    def poll() -> None:
+        nonlocal last
+        total = sum(done[:])
+        if total != last:
+            last = total
+            report(total)
+
+    count = holder.rebuild_in_parts(parts, fill, poll)
+    report(len(case_ids))
+    return count
 
 
 def _write(case_ids: list[int], timeout: float, deletions: set[int] | None = None) -> None:

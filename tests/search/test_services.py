@@ -278,7 +278,8 @@ def test_health_reports_a_rebuild_in_progress(app):
 
 
 def test_parallel_rebuild_gives_the_same_index_and_reports_progress(register, org, app):
-    """`search reindex` builds documents in forked processes and bulk-loads them: same results."""
+    """`search reindex --workers 2` writes two segments side by side in forked processes, each
+    bulk-loaded from its share of the cases: same results, progress up to the total."""
     queries = ["récépissé", "Иванов", "884213", '"timbre fiscal"', "préfecture", "rendez-vous", "recep*"]
     expected = {q: services.search(org.id, q, None, identity=True) for q in queries}
     seen = []
@@ -289,7 +290,36 @@ def test_parallel_rebuild_gives_the_same_index_and_reports_progress(register, or
         assert {k: [(f.value, f.count) for f in v] for k, v in after.facets.items()} == \
             {k: [(f.value, f.count) for f in v] for k, v in before.facets.items()}, q
     total = seen[-1][1]
-    assert seen[-1][0] == total and [d for d, _t in seen] == sorted(d for d, _t in seen) and len(seen) > 4
+    assert seen[-1][0] == total and [d for d, _t in seen] == sorted(d for d, _t in seen)
+    from whoosh import index
+
+    segments = index.open_dir(str(services._holder().path))._segments()
+    assert sorted(s.doc_count() for s in segments) == [total // 2, total - total // 2]
+
+
+@WHOOSH_ONLY
+def test_parallel_rebuild_that_fails_in_a_child_keeps_the_index(register, org, app, monkeypatch):
+    """A forked writer that fails: the rebuild raises, the previous index still answers, and the
+    write lock is free for the next rebuild."""
+    from app.cases.models import Case
+    from app.extensions import db
+
+    before = services.search(org.id, "préfecture", None, identity=True)
+    real = services.docs_mod.build_documents
+    last = db.session.scalar(select(func.max(Case.id)))
+
+    def broken(session, ids, **kwargs):
+        if last in ids:
+            raise ValueError("document illisible")
+        return real(session, ids, **kwargs)
+
+    monkeypatch.setattr(services.docs_mod, "build_documents", broken)  # inherited by the fork
+    with pytest.raises(RuntimeError, match="document illisible|s'est arrêté"):
+        services.rebuild_index(batch=2, workers=2)
+    monkeypatch.setattr(services.docs_mod, "build_documents", real)
+    after = services.search(org.id, "préfecture", None, identity=True)
+    assert after.total == before.total > 0
+    assert services.rebuild_index(batch=2, workers=2) == db.session.scalar(select(func.count(Case.id)))
 
 
 @WHOOSH_ONLY
