@@ -3,12 +3,15 @@ so that the preview, the confirmation and a background job may each reach a diff
 
 A previewed file holds personal data and is kept an hour at most. A confirmed large import's file
 is moved, atomically, to `jobs/<job id>.<ext>`: it then belongs to that job alone (a second
-confirmation finds nothing to import) and is deleted when the job ends for good.
+confirmation finds nothing to import) and is deleted when the job ends for good. A job file
+whose job is gone (its association deleted) or ended without deleting it (a crash in between)
+is swept by the cleanup worker.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -60,7 +63,42 @@ def forget_old_uploads() -> int:
     return removed
 
 
+def forget_orphan_job_files(age: timedelta = UPLOAD_TTL) -> int:
+    """Delete the job files no waiting or running job owns. Only files moved to their job's name
+    more than `age` ago (the rename sets ctime): the job row of a confirmation is committed just
+    after its file moves, and another server must not see that file as an orphan meanwhile."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.jobs.models import QUEUED, RUNNING, Job
+
+    folder = import_dir() / "jobs"
+    if not folder.is_dir():
+        return 0
+    limit = time.time() - age.total_seconds()
+    files: dict[int, list[Path]] = {}
+    for item in folder.iterdir():
+        try:
+            if item.is_file() and item.stem.isdigit() and item.stat().st_ctime <= limit:
+                files.setdefault(int(item.stem), []).append(item)
+        except OSError:
+            continue
+    if not files:
+        return 0
+    owned = set(db.session.scalars(select(Job.id).where(Job.id.in_(list(files)), Job.state.in_((QUEUED, RUNNING)))))
+    removed = 0
+    for job_id, paths in files.items():
+        if job_id in owned:
+            continue
+        for path in paths:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def cleanup_tick(app) -> bool:
-    """Background worker: previewed uploads nobody confirmed do not wait for the next upload."""
+    """Background worker: previewed uploads nobody confirmed do not wait for the next upload, and
+    no job file outlives its job."""
     forget_old_uploads()
+    forget_orphan_job_files()
     return False

@@ -251,3 +251,34 @@ def test_a_worker_that_lost_its_claim_writes_nothing(app, org, tmp_path, small_j
     _db.session.rollback()
     assert count(Case) == 0
     assert _db.session.get(Job, job_id).state == "running"
+
+
+def test_job_files_nobody_owns_are_swept(app, org, tmp_path, small_job_threshold):
+    """A job file outlives its job when the job row is deleted with its association, or when a
+    worker died between the end and the deletion: the cleanup worker removes it, and never the
+    file of a job still waiting or running."""
+    from datetime import timedelta
+
+    from app.cases import uploads
+    from app.jobs import services as jobs
+    from app.jobs.models import FAILED, Job
+
+    client, token = coordinator_client(app, org)
+    upload(client, write_csv(tmp_path / "r.csv", [row(), row(), row()]), token)
+    client.post("/cases/import", data={"csrf_token": token, "action": "confirm"})
+    waiting = _db.session.scalars(select(Job)).one()
+    folder = app.config["DATA_DIR"] / "imports" / "jobs"
+    waiting_file = next(folder.iterdir())
+    ended = uploads.job_file(waiting.id + 1, ".xlsx")
+    ended.write_bytes(b"Nom;Prenom\nDiallo;Awa\n")
+    gone = uploads.job_file(waiting.id + 2, ".csv")
+    gone.write_bytes(b"Nom;Prenom\nDiallo;Awa\n")
+    _db.session.add(Job(id=waiting.id + 1, kind="import.cases", org_id=org.id, user_id=waiting.user_id, state=FAILED))
+    _db.session.commit()
+    with app.app_context():
+        # Files moved within the last hour may belong to a confirmation not committed yet.
+        assert uploads.forget_orphan_job_files() == 0 and ended.exists() and gone.exists()
+        assert uploads.forget_orphan_job_files(age=timedelta(0)) == 2
+    assert waiting_file.exists() and not ended.exists() and not gone.exists()
+    assert jobs.tick(app) is True  # the waiting import still has its file
+    assert count(Case) == 3
