@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from app.cases.views import parse_filters
 from app.cli import case_by_reference, fail, org_or_fail
 from app.exports import services
+from app.exports.xlsx import WorkbookTooLarge
 from app.extensions import db
 
 exports_cli = AppGroup("exports", help="Exports Word et Excel.")
@@ -119,8 +120,11 @@ def xlsx_command(org_slug, output, q, identified, anonymised, **options):
     org = org_or_fail(org_slug)
     if identified and anonymised:
         raise click.UsageError("Choisissez --identified ou --anonymised, pas les deux.")
-    export = services.export_workbook(org, None, _filters(options), q.strip(), identified=identified,
-                                      anonymised=anonymised, source="cli")
+    try:
+        export = services.export_workbook(org, None, _filters(options), q.strip(), identified=identified,
+                                          anonymised=anonymised, source="cli")
+    except WorkbookTooLarge as exc:
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     _write(export, output)
     click.echo(f"{export.rows} dossier(s) exporté(s).")

@@ -4,21 +4,24 @@ charts) and Traçabilité.
 No Flask, no database: rows, labels, rules and the clock come in as arguments.
 
 xlsxwriter writes the workbook: styles, headers, column widths, frozen panes, autofilters, print
-set-up, the Synthèse and its charts, Traçabilité. The data rows of the two large sheets (Cas and
-Chronologie) are serialised by `_DataSheet` instead, into a temporary file that is spliced into
+set-up, the Synthèse and its charts. The data rows of the three large sheets (Cas, Chronologie,
+Traçabilité) are serialised by `_DataSheet` instead, into a temporary file that is spliced into
 the package's sheet part after xlsxwriter closes it. Measured reason: xlsxwriter's per-cell path
 (type dispatch, dimension checks, per-cell escaping, attribute lists) costs about 8 µs a cell on
 this kind of machine — 10,000 cases with their timelines are 450,000 cells, 3 to 4 s, more than the
 whole export's budget — while the cell XML of these sheets has four shapes (text, number, date,
-boolean) written below exactly as xlsxwriter writes them in constant-memory mode: inline strings,
-Excel's `_xHHHH_` escapes, the same date serials. The rows stream to disk, so memory stays flat at
-100,000 cases (openpyxl stays the reader of imports). Text cells are inline strings, never
-formulas, and anything a person typed is escaped: never read as a formula nor as markup.
+boolean) written below as xlsxwriter writes them: inline strings, Excel's `_xHHHH_` escapes, the
+same date serials. The rows stream to disk, so memory stays flat at 100,000 cases (openpyxl stays
+the reader of imports). Text cells are inline strings, never formulas, and anything a person typed
+is escaped: never read as a formula nor as markup (xlsxwriter copies a string framed by <r>…</r>
+as raw rich-text XML: `_Sheet` writes such a text as a rich string of plain fragments).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
 import os
 import re
 import shutil
@@ -90,8 +93,11 @@ def text(value: object) -> str:
 
 def _clean(value: object) -> str:
     cleaned = xml_safe(value)
-    if len(cleaned) > EXCEL_CELL_LIMIT - 1:
-        cleaned = cleaned[:EXCEL_CELL_LIMIT - 1]
+    if len(cleaned) > EXCEL_CELL_LIMIT // 2 - 1:
+        # Excel's limit counts UTF-16 units: a character outside the BMP (an emoji) takes two.
+        units = cleaned.encode("utf-16-le")
+        if len(units) > 2 * (EXCEL_CELL_LIMIT - 1):
+            cleaned = units[:2 * (EXCEL_CELL_LIMIT - 1)].decode("utf-16-le", errors="ignore")
     return neutralise(cleaned)
 
 
@@ -147,7 +153,12 @@ class _Sheet:
                 if style is not None:
                     sheet.write_blank(row, col, None, style)
             elif isinstance(value, str):
-                sheet.write_string(row, col, value, style)
+                if value.startswith("<r>") and value.endswith("</r>"):
+                    # xlsxwriter would copy it as raw rich-text XML; fragments are escaped (it
+                    # wants three at least).
+                    sheet.write_rich_string(row, col, value[:1], value[1:2], value[2:], *([style] if style else []))
+                else:
+                    sheet.write_string(row, col, value, style)
             elif isinstance(value, bool):
                 sheet.write_boolean(row, col, value, style)
             elif isinstance(value, int | float):
@@ -162,7 +173,7 @@ class _Sheet:
 # What xlsxwriter's `_escape_control_characters` does, so that a text reads back the same: a
 # literal `_xHHHH_` gets its underscore escaped, the control characters `xml_safe` keeps (CR) are
 # written as Excel's `_x000D_`.
-_EXCEL_ESCAPE = re.compile("_x[0-9a-fA-F]{4}_")
+_EXCEL_ESCAPE = re.compile("_(?=x[0-9a-fA-F]{4}_)")  # a lookahead: « _x0041_x0042_ » has two
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 _EXCEL_EPOCH = date(1899, 12, 31).toordinal()
 # Serialised rows go to the temporary file every ROW_BUFFER rows, or sooner once long texts
@@ -177,7 +188,7 @@ DATA_COMPRESSION = 1
 def _inline_xml(value: str) -> str:
     """The end of a text cell, after `<c r="…"`: an inline string, escaped."""
     if "_x" in value:
-        value = _EXCEL_ESCAPE.sub(r"_x005F\g<0>", value)
+        value = _EXCEL_ESCAPE.sub("_x005F_", value)
     if _CONTROL.search(value):
         value = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
     preserve = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
@@ -255,7 +266,7 @@ class _DataSheet:
                     self._long_chars += len(value)
             elif value is None:
                 continue
-            elif kind is int or kind is float:
+            elif kind is int or (kind is float and math.isfinite(value)):
                 out.append(f'<c r="{letter}{number}"><v>{value:.16G}</v></c>')
             elif kind is bool:
                 out.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
@@ -295,6 +306,9 @@ class _DataSheet:
         shutil.copyfileobj(self._file, target, 1 << 20)
         target.write(end + tail)
 
+    def rows_bytes(self) -> int:
+        return self._file.seek(0, os.SEEK_END)
+
     def close(self) -> None:
         self._file.close()
 
@@ -318,8 +332,11 @@ def _copy_package(source: zipfile.ZipFile, buffer, by_part: dict[str, _DataSheet
             if sheet is None:
                 package.writestr(info, source.read(info))  # xlsxwriter's own, level included
                 continue
-            with package.open(info.filename, "w", force_zip64=True) as target:
-                sheet.splice_into(source.read(info), target)
+            part = source.read(info)
+            # zip64 only when the part needs it: Excel repairs small entries forced to zip64.
+            size = len(part) + sheet.rows_bytes()
+            with package.open(info.filename, "w", force_zip64=size * 1.05 > zipfile.ZIP64_LIMIT) as target:
+                sheet.splice_into(part, target)
 
 
 def _yes(flag: bool) -> str:
@@ -346,9 +363,14 @@ def write_workbook(rows: Iterable[CaseRow], *, variant: str, labels: dict[str, d
         workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": tmpdir,
                                               "strings_to_formulas": False, "strings_to_urls": False})
         workbook.set_properties({"title": "Dossiers ANEF", "comments": VARIANT_LABELS[variant]})
-        result = _fill(workbook, rows, data_sheets, tmpdir, variant=variant, labels=labels, today=today,
-                       rules=rules, generated_at=generated_at, filters=filters, official=official,
-                       threshold=threshold, scope=scope)
+        try:
+            result = _fill(workbook, rows, data_sheets, tmpdir, variant=variant, labels=labels, today=today,
+                           rules=rules, generated_at=generated_at, filters=filters, official=official,
+                           threshold=threshold, scope=scope)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                workbook.close()  # closes xlsxwriter's own temporary files; the package is deleted below
+            raise
         workbook.close()
         result.content = _splice(path, data_sheets)
         return result
@@ -356,6 +378,10 @@ def write_workbook(rows: Iterable[CaseRow], *, variant: str, labels: dict[str, d
         for sheet in data_sheets:
             sheet.close()
         os.unlink(path)
+        # The caches hold short texts of this export (names, telephone numbers): not kept for
+        # the next request of a long-lived server process.
+        _short_text.cache_clear()
+        _short_inline_xml.cache_clear()
 
 
 def _fill(workbook, rows, data_sheets: list[_DataSheet], tmpdir: str, *, variant, labels, today, rules,
@@ -418,7 +444,7 @@ def _fill(workbook, rows, data_sheets: list[_DataSheet], tmpdir: str, *, variant
     synthese = _write_summary(workbook, formats, summary, variant=variant, generated_at=generated_at,
                               filters=filters or [], scope=scope)
     if not identified:
-        data_sheets.append(_write_traces(workbook, formats, summary, tmpdir))
+        _write_traces(workbook, formats, summary, tmpdir, data_sheets)
     # The workbook opens on the Synthèse: what a coordinator looks for first.
     synthese.activate()
     return WorkbookResult(b"", builder.total, n_events, summary)
@@ -487,16 +513,16 @@ def _write_summary(workbook, formats: _Formats, summary: Summary, *, variant: st
     return sheet.sheet
 
 
-def _write_traces(workbook, formats: _Formats, summary: Summary, tmpdir: str) -> _DataSheet:
+def _write_traces(workbook, formats: _Formats, summary: Summary, tmpdir: str, data_sheets: list[_DataSheet]) -> None:
     """Traçabilité: for each figure of the Synthèse, the pseudonyms of the cases behind it (a long
     list continues on the next rows). Hidden counts have no list: it would give them away.
     Megabytes of pseudonyms at 10,000 cases: a data sheet."""
     sheet = _DataSheet(workbook, formats, "Traçabilité",
                        [("Tableau", 34), ("Ligne", 48), ("Dossiers", 10), ("Pseudonymes", 120)], tmpdir)
+    data_sheets.append(sheet)  # closed by write_workbook whatever happens next
     for title, label, count, ids in summary.traces():
         for start in range(0, len(ids), TRACE_CHUNK):
             first = start == 0
             sheet.append([text(title) if first else text(f"{title} (suite)"), text(label),
                           count if first else None, text(", ".join(ids[start:start + TRACE_CHUNK]))])
     sheet.finish_table()
-    return sheet

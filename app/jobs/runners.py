@@ -6,6 +6,8 @@ asked); the export is audited then, under its requester, exactly as an immediate
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from app.auth.permissions import can
 from app.jobs.services import JobRefused, Outcome, filters_from_params, register_kind
 
@@ -20,9 +22,21 @@ def export_xlsx(job, user, params, progress):
     identified = bool(params.get("identified"))
     if not can(user, "exports.identified" if identified else "exports.anonymised"):
         raise JobRefused("votre rôle ne permet plus cet export.")
-    return services.export_workbook(_organisation(user), user, filters_from_params(params.get("filters")),
-                                    params.get("q", ""), identified=identified,
-                                    anonymised=bool(params.get("anonymised")), source="job", progress=progress)
+    with _refused_if_too_large():
+        return services.export_workbook(_organisation(user), user, filters_from_params(params.get("filters")),
+                                        params.get("q", ""), identified=identified,
+                                        anonymised=bool(params.get("anonymised")), source="job", progress=progress)
+
+
+@contextmanager
+def _refused_if_too_large():
+    """More rows than Excel holds: the requester reads why, and no worker retries it."""
+    from app.exports.xlsx import WorkbookTooLarge
+
+    try:
+        yield
+    except WorkbookTooLarge as exc:
+        raise JobRefused(str(exc)) from None
 
 
 def export_dossier(job, user, params, progress):
@@ -51,7 +65,8 @@ def _coalition(user, params):
 def coalition_xlsx(job, user, params, progress):
     from app.exports import services
 
-    return services.export_pooled_workbook(_coalition(user, params), user, source="job", progress=progress)
+    with _refused_if_too_large():
+        return services.export_pooled_workbook(_coalition(user, params), user, source="job", progress=progress)
 
 
 def coalition_dossier(job, user, params, progress):

@@ -42,8 +42,8 @@ def reindex(workers: int) -> None:
     try:
         count = services.rebuild_index(wait=True, workers=workers, progress=progress)
     except RuntimeError as exc:  # a forked writer failed: nothing was committed
-        raise click.ClickException(f"Reconstruction interrompue ({exc}). L'index précédent reste en service ; "
-                                   "relancez la commande.") from None
+        raise click.ClickException(f"Reconstruction interrompue ({exc}) : rien n'a été remplacé, l'index "
+                                   "précédent (s'il était lisible) reste en service ; relancez la commande.") from None
     finally:
         if bar:
             bar.__exit__(None, None, None)

@@ -339,17 +339,24 @@ class IndexHolder:
                 child.start()
             while len(segments) < parts:
                 try:
-                    part, outcome = results.get(timeout=0.5)
-                    segments[part] = outcome
+                    part, (ok, segment, count) = results.get(timeout=0.5)
                 except queue.Empty:
-                    if any(c.exitcode not in (None, 0) for c in children):
-                        raise RuntimeError("un processus de reconstruction de l'index s'est arrêté") from None
+                    # A child that ended without a result (killed, or its result lost) fails the
+                    # rebuild; one that sent it may have exited already.
+                    if any(c.exitcode is not None and i not in segments for i, c in enumerate(children)):
+                        try:
+                            part, (ok, segment, count) = results.get(timeout=1.0)
+                        except queue.Empty:
+                            raise RuntimeError("un processus de reconstruction s'est arrêté sans finir") from None
+                    else:
+                        poll()
+                        continue
+                if not ok:
+                    raise RuntimeError(segment)
+                segments[part] = (segment, count)
                 poll()
             for child in children:
                 child.join()
-            failed = [str(value) for ok, value, _count in segments.values() if not ok]
-            if failed:
-                raise RuntimeError("; ".join(failed))
         except BaseException:
             for child in children:
                 if child.is_alive():
@@ -357,14 +364,15 @@ class IndexHolder:
                     child.join()
             writer.cancel()
             raise
-        # SegmentWriter.commit, with the children's segments instead of the writer's own.
+        # SegmentWriter.commit, with the children's segments instead of the writer's own, in the
+        # order of the cases (ties in ranking go to the lower document number: stable results).
         try:
             writer._close_segment()  # noqa: SLF001
-            writer._commit_toc([segment for _ok, segment, count in segments.values() if count])  # noqa: SLF001
+            writer._commit_toc([segments[part][0] for part in sorted(segments) if segments[part][1]])  # noqa: SLF001
         finally:
             writer._finish()  # noqa: SLF001
         self._rebuilt()
-        return sum(count for _ok, _segment, count in segments.values())
+        return sum(count for _segment, count in segments.values())
 
     def _rebuild_writer(self, timeout: float):
         """A writer on the index if it opens with the current schema, else on a new empty one."""
@@ -419,8 +427,9 @@ def _write_part(path: Path, part: int, fill, results) -> None:
             segment = None
         results.put((part, (True, segment, count)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        results.put((part, (False, f"{type(exc).__name__}: {exc}", 0)))
-        sys.exit(1)  # the parent says it: no traceback of case data on this process's stderr
+        # The type only: a database error's text carries the statement's parameters (case data).
+        results.put((part, (False, f"partie {part + 1} : {type(exc).__name__}", 0)))
+        sys.exit(1)  # and no traceback on this process's stderr either
 
 
 class _MemoryPool:

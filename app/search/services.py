@@ -266,7 +266,9 @@ def _rebuild_in_parts(holder, url, case_ids: list[int], parts: int, batch: int, 
 
     size = -(-len(case_ids) // parts)
     shares = [case_ids[i * size:(i + 1) * size] for i in range(parts)]
-    done = multiprocessing.get_context("fork").Array("l", parts)  # cases read, per part
+    # Cases read, per part. No lock: each slot has one writer, and a child killed while holding
+    # the lock would leave the parent's poll waiting for it forever.
+    done = multiprocessing.get_context("fork").Array("l", parts, lock=False)
 
     def fill(part: int, add) -> int:
         from sqlalchemy import create_engine

@@ -184,6 +184,28 @@ def test_identified_text_reads_back_as_typed(client, org, admin):
     assert sorted(r[3] for r in sheets["Chronologie"][1:]) == sorted(typed)
 
 
+def test_free_text_in_the_synthese_and_excel_limits(client, org, admin):
+    """A titre is typed freely and is a row of the Synthèse, which xlsxwriter writes: markup stays
+    text there too. A text past Excel's cell limit is cut by UTF-16 units (an emoji counts two),
+    and no part is forced to zip64 (Excel repairs small entries that are)."""
+    import struct
+
+    factories.case(org, None, last_name="Nom", first_name="Awa", titre_actuel="<r>&</r>",
+                   narrative="\U0001F4C4" * 20_000)
+    factories.case(org, None, last_name="Nom", first_name="Ali", titre_actuel="<r>&</r>")
+    login(client, admin)
+    for query in ("", "?identified=1"):
+        content = _get(client, query).data
+        sheets = xlsx_cells(content)  # parses every sheet: malformed XML fails here
+        assert any("<r>&</r>" in row for row in sheets["Synthèse"]) or query
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for info in archive.infolist():
+                version_needed = struct.unpack("<H", content[info.header_offset + 4:info.header_offset + 6])[0]
+                assert version_needed < 45, info.filename
+    narrative = next(r[CASE_COLUMNS.index("Récit")] for r in sheets["Cas"][1:] if r[CASE_COLUMNS.index("Récit")])
+    assert len(narrative.encode("utf-16-le")) // 2 == 32_766 and narrative == "\U0001F4C4" * 16_383
+
+
 def test_identified_round_trip_through_cases_import(app, client, tmp_path, org, other_org, admin):
     _population(org, other_org)
     login(client, admin)

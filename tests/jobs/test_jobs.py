@@ -147,3 +147,21 @@ def test_flask_worker_once_drains_the_queue(app, org, five_cases):
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert db.session.scalars(select(Job.state)).one() == DONE
+
+
+def test_a_workbook_past_excels_rows_is_refused_in_french_not_cut(app, org, five_cases, monkeypatch, tmp_path):
+    """More rows than a sheet holds (1,048,576; 6 here): the job fails at once with the reason
+    for its requester, and the command line says it; nothing is silently dropped."""
+    from app.exports import xlsx
+
+    monkeypatch.setattr(xlsx, "EXCEL_MAX_ROWS", 6)  # the header and five cases fit, not a sixth
+    user = factories.user(org, "coordinator")
+    factories.case(org, user, last_name="Sixième")
+    job = services.submit("export.xlsx", user, total=6, filters={}, q="")
+    db.session.commit()
+    assert services.run(services.claim()) == FAILED
+    db.session.refresh(job)
+    assert job.state == FAILED and job.attempts == 1 and "« Cas » dépasserait 1 048 576 lignes" in job.error
+    result = app.test_cli_runner().invoke(args=["exports", "xlsx", "--org", org.slug, "-o", str(tmp_path / "x.xlsx")])
+    assert result.exit_code == 1 and "réduisez la sélection" in result.output
+    assert not (tmp_path / "x.xlsx").exists()
