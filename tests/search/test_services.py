@@ -291,10 +291,11 @@ def test_parallel_rebuild_gives_the_same_index_and_reports_progress(register, or
             {k: [(f.value, f.count) for f in v] for k, v in before.facets.items()}, q
     total = seen[-1][1]
     assert seen[-1][0] == total and [d for d, _t in seen] == sorted(d for d, _t in seen)
-    from whoosh import index
+    if not services.pg.active():  # the embedded index: one segment per forked writer
+        from whoosh import index
 
-    segments = index.open_dir(str(services._holder().path))._segments()
-    assert sorted(s.doc_count() for s in segments) == [total // 2, total - total // 2]
+        segments = index.open_dir(str(services._holder().path))._segments()
+        assert sorted(s.doc_count() for s in segments) == [total // 2, total - total // 2]
 
 
 @WHOOSH_ONLY
