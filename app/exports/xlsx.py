@@ -170,9 +170,9 @@ class _Sheet:
         self.rows += 1
 
 
-# What xlsxwriter's `_escape_control_characters` does, so that a text reads back the same: a
-# literal `_xHHHH_` gets its underscore escaped, the control characters `xml_safe` keeps (CR) are
-# written as Excel's `_x000D_`.
+# Excel's escapes, as xlsxwriter's `_escape_control_characters` writes them (overlaps included
+# here), so that a text reads back the same: a literal `_xHHHH_` gets its underscore escaped, and
+# the control characters `xml_safe` keeps (CR) are written as Excel's `_x000D_`.
 _EXCEL_ESCAPE = re.compile("_(?=x[0-9a-fA-F]{4}_)")  # a lookahead: « _x0041_x0042_ » has two
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 _EXCEL_EPOCH = date(1899, 12, 31).toordinal()
@@ -181,7 +181,7 @@ _EXCEL_EPOCH = date(1899, 12, 31).toordinal()
 ROW_BUFFER = 500
 BUFFER_CHARS = 1 << 20
 # Deflate level of the data sheets: level 1 takes a third of the default level's time (0.4 s at
-# 10,000 cases) for files about 20 % larger.
+# 10,000 cases) for files about 15 % larger (4.2 MB instead of 3.7 MB).
 DATA_COMPRESSION = 1
 
 
