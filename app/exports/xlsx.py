@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_range
 
 from app.cases import deadlines
 from app.core import departements
@@ -210,17 +211,6 @@ def _excel_serial(value: date) -> int | float:
     return days
 
 
-def _column_letters(count: int) -> list[str]:
-    letters = []
-    for n in range(1, count + 1):
-        name = ""
-        while n:
-            n, rest = divmod(n - 1, 26)
-            name = chr(65 + rest) + name
-        letters.append(name)
-    return letters
-
-
 class _DataSheet:
     """A large sheet: xlsxwriter writes its header and layout; the data rows are serialised here
     to a temporary file and spliced into the sheet's part once the package is closed (`_splice`).
@@ -233,7 +223,7 @@ class _DataSheet:
         # Parts are numbered in the order sheets are added (there are no chartsheets here).
         self.part = f"xl/worksheets/sheet{len(workbook.worksheets())}.xml"
         self.ncols = len(columns)
-        self.letters = _column_letters(self.ncols)
+        self.letters = [xl_col_to_name(i) for i in range(self.ncols)]
         # xlsxwriter numbers a format when a cell first uses it; no cell of ours goes through it.
         self.date_style = formats["date"]._get_xf_index()
         for i, (name, width) in enumerate(columns):
@@ -299,8 +289,8 @@ class _DataSheet:
         head, end, tail = part.partition(b"</sheetData>")
         if not end or b"<dimension ref=" not in head:
             raise RuntimeError(f"{self.part}: partie inattendue, le classeur n'est pas écrit")
-        last = f"A1:{self.letters[-1]}{self.rows}".encode()
-        head = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="' + last + b'"/>', head, count=1)
+        dimension = xl_range(0, 0, self.rows - 1, self.ncols - 1).encode()
+        head = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="' + dimension + b'"/>', head, count=1)
         target.write(head)
         self._file.seek(0)
         shutil.copyfileobj(self._file, target, 1 << 20)

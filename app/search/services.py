@@ -201,11 +201,9 @@ def rebuild_index(*, wait: bool = True, batch: int = 500, workers: int = 1, prog
 
             def documents():
                 done = 0
-                for ids in _chunks(case_ids, batch):
-                    with Session(engine) as session:
-                        built = docs_mod.build_documents(session, ids, counted=True)
-                    done += len(built)
-                    yield from (d for d in built.values() if d is not None)
+                for ids, built in _built_batches(engine, case_ids, batch):
+                    yield from built
+                    done += len(ids)
                     report(done)
 
             try:
@@ -259,6 +257,15 @@ def rebuild_estimate(holder: IndexHolder | None = None) -> str:
     return f"Environ {100 * done // total} % fait, encore {minutes} min environ."
 
 
+def _built_batches(engine, case_ids: list[int], batch: int):
+    """(ids, their documents) a batch at a time, each batch read in its own session; a case
+    deleted meanwhile has no document."""
+    for ids in _chunks(case_ids, batch):
+        with Session(engine) as session:
+            built = docs_mod.build_documents(session, ids, counted=True)
+        yield ids, [d for d in built.values() if d is not None]
+
+
 def _rebuild_in_parts(holder, url, case_ids: list[int], parts: int, batch: int, report) -> int:
     """The index as `parts` segments, each written by a forked process from its own share of
     the cases (contiguous, so each segment holds a range of ids)."""
@@ -276,13 +283,10 @@ def _rebuild_in_parts(holder, url, case_ids: list[int], parts: int, batch: int, 
         engine = create_engine(url)  # never the parent's pooled connections
         count = 0
         try:
-            for ids in _chunks(shares[part], batch):
-                with Session(engine) as session:
-                    built = docs_mod.build_documents(session, ids, counted=True)
-                for document in built.values():
-                    if document is not None:
-                        add(document)
-                        count += 1
+            for ids, built in _built_batches(engine, shares[part], batch):
+                for document in built:
+                    add(document)
+                count += len(built)
                 done[part] += len(ids)
         finally:
             engine.dispose()
